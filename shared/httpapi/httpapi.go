@@ -1,0 +1,153 @@
+// Package httpapi holds the API's HTTP conventions in one place: the route
+// type that drives both the local server and the AWS deployment, error
+// rendering (the only errs-code → status mapping), JSON bodies, pagination
+// and absolute URLs. Handlers are plain net/http plus an error return, so the
+// same code runs behind the local server and behind API Gateway.
+package httpapi
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"net/http"
+	"strconv"
+
+	"github.com/openrescale/platform/shared/errs"
+)
+
+// HandlerFunc is an API handler; a returned error is rendered by Error.
+type HandlerFunc func(w http.ResponseWriter, r *http.Request) error
+
+// Permission is an AWS capability a route's function needs; infra grants
+// exactly these to the route's Lambda function.
+type Permission string
+
+const (
+	TableRead      Permission = "table:read"
+	TableWrite     Permission = "table:write"
+	BucketRead     Permission = "bucket:read"
+	BucketWrite    Permission = "bucket:write"
+	StartExecution Permission = "states:start"
+	StopExecution  Permission = "states:stop"
+	IssueUploadCredentials Permission = "sts:assume-upload-role"
+)
+
+// Route is one entry of the route table.
+type Route struct {
+	// Name identifies the route; it names the Lambda function in AWS and
+	// selects the handler in the shared Lambda binary.
+	Name string
+	// Method and Path use net/http ServeMux syntax; Path ends with "/" as
+	// the spec's paths do and may hold {name} and a final {name...}.
+	Method string
+	Path   string
+	// Public routes skip authentication (health checks only).
+	Public bool
+	// Needs lists what the handler touches.
+	Needs   []Permission
+	Handler HandlerFunc
+}
+
+// principalKey carries the authenticated caller in a request context.
+type principalKey struct{}
+
+// Principal is the authenticated caller.
+type Principal struct {
+	UserID string
+	Email  string
+	KeyID  string
+}
+
+// WithPrincipal returns ctx carrying p.
+func WithPrincipal(ctx context.Context, p Principal) context.Context {
+	return context.WithValue(ctx, principalKey{}, p)
+}
+
+// Caller returns the authenticated caller. Handlers behind authentication
+// always have one; a missing one is a wiring bug and answers 401.
+func Caller(r *http.Request) (Principal, error) {
+	p, ok := r.Context().Value(principalKey{}).(Principal)
+	if !ok || p.UserID == "" {
+		return Principal{}, errs.E(errs.Unauthenticated, "Authentication credentials were not provided.")
+	}
+	return p, nil
+}
+
+// Status maps an error code to its HTTP status: the one place this happens.
+func Status(code string) int {
+	switch code {
+	case errs.Invalid:
+		return http.StatusBadRequest
+	case errs.Unauthenticated:
+		return http.StatusUnauthorized
+	case errs.Forbidden:
+		return http.StatusForbidden
+	case errs.NotFound:
+		return http.StatusNotFound
+	case errs.MethodNotAllowed:
+		return http.StatusMethodNotAllowed
+	case errs.Conflict:
+		return http.StatusConflict
+	case errs.TooLarge:
+		return http.StatusRequestEntityTooLarge
+	case errs.Unsupported:
+		return http.StatusUnsupportedMediaType
+	case errs.RateLimited:
+		return http.StatusTooManyRequests
+	case errs.Unavailable:
+		return http.StatusServiceUnavailable
+	default:
+		return http.StatusInternalServerError
+	}
+}
+
+// ErrorBody is the JSON shape of every error: {"detail": "..."} as the spec's
+// Django REST Framework service renders it, plus "field" naming the bad
+// input on 400s.
+type ErrorBody struct {
+	Detail string `json:"detail"`
+	Field  string `json:"field,omitempty"`
+}
+
+// Error renders err. Internal errors are logged with their cause and shown
+// to the client only as "internal error".
+func Error(w http.ResponseWriter, r *http.Request, log *slog.Logger, err error) {
+	var mbe *http.MaxBytesError
+	if errors.As(err, &mbe) {
+		err = errs.E(errs.TooLarge, "request body exceeds %d bytes", mbe.Limit)
+	}
+	code := errs.Code(err)
+	body := ErrorBody{Detail: "internal error"}
+	if e, ok := errs.As(err); ok && code != errs.Internal {
+		body.Detail, body.Field = e.Message, e.Field
+		if body.Field != "" && body.Detail == "" {
+			body.Detail = body.Field + ": invalid value"
+		}
+		if e.RetryAfter > 0 {
+			w.Header().Set("Retry-After", strconv.Itoa(e.RetryAfter))
+		}
+	}
+	status := Status(code)
+	if status >= 500 && log != nil {
+		log.ErrorContext(r.Context(), "request failed", "method", r.Method, "path", r.URL.Path, "err", err)
+	}
+	if status == http.StatusUnauthorized {
+		w.Header().Set("WWW-Authenticate", `Token`)
+	}
+	WriteJSON(w, status, body)
+}
+
+// WriteJSON renders v with status.
+func WriteJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false)
+	_ = enc.Encode(v) // the status is sent; a broken connection is the client's
+}
+
+// NoContent answers 204.
+func NoContent(w http.ResponseWriter) {
+	w.WriteHeader(http.StatusNoContent)
+}

@@ -1,0 +1,187 @@
+package httpapi
+
+import (
+	"fmt"
+	"log/slog"
+	"net/http"
+	"runtime/debug"
+	"strings"
+	"time"
+
+	"github.com/openrescale/platform/shared/errs"
+)
+
+// Authenticator identifies the caller of a request.
+type Authenticator interface {
+	// Authenticate returns the caller or an errs.Unauthenticated error whose
+	// message the client sees.
+	Authenticate(r *http.Request) (Principal, error)
+}
+
+// Limiter decides whether a caller may make another request now.
+type Limiter interface {
+	// Allow reports whether key may proceed, and if not, how long to wait.
+	Allow(key string) (bool, time.Duration)
+}
+
+// Config wires a Handler.
+type Config struct {
+	Auth   Authenticator
+	Limit  Limiter // nil: no rate limit
+	Log    *slog.Logger
+	Base   BaseURL
+}
+
+// Handler serves a route table: the local server mounts all routes on one
+// Handler, a Lambda function mounts only its own.
+type Handler struct {
+	mux    *http.ServeMux
+	cfg    Config
+	routes []Route
+}
+
+var allMethods = []string{http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete}
+
+// NewHandler builds the handler. Route paths must be unique per method.
+func NewHandler(routes []Route, cfg Config) (*Handler, error) {
+	if cfg.Log == nil {
+		cfg.Log = slog.New(slog.DiscardHandler)
+	}
+	h := &Handler{mux: http.NewServeMux(), cfg: cfg, routes: routes}
+	for _, rt := range routes {
+		if cfg.Auth == nil && !rt.Public {
+			return nil, fmt.Errorf("route %s needs an authenticator", rt.Name)
+		}
+		pattern := rt.Method + " " + MuxPath(rt.Path)
+		if err := register(h.mux, pattern, h.wrap(rt)); err != nil {
+			return nil, fmt.Errorf("route %s: %w", rt.Name, err)
+		}
+	}
+	return h, nil
+}
+
+func register(mux *http.ServeMux, pattern string, handler http.Handler) (err error) {
+	defer func() {
+		if p := recover(); p != nil { // ServeMux panics on conflicting patterns
+			err = fmt.Errorf("register %q: %v", pattern, p)
+		}
+	}()
+	mux.Handle(pattern, handler)
+	return nil
+}
+
+// MuxPath turns a spec path into a ServeMux pattern that matches it exactly:
+// "/api/v2/jobs/{id}/" → "/api/v2/jobs/{id}/{$}".
+func MuxPath(p string) string {
+	if strings.HasSuffix(p, "/") {
+		return p + "{$}"
+	}
+	return p
+}
+
+// CanonicalPath is the path a request is routed by: the spec says every path
+// ends in "/", and existing scripts omit it, so a missing slash is served
+// identically rather than redirected (a 301 turns requests' POST into GET).
+func CanonicalPath(p string) string {
+	if strings.HasPrefix(p, "/api/") && !strings.HasSuffix(p, "/") {
+		return p + "/"
+	}
+	return p
+}
+
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	sw := &statusWriter{ResponseWriter: w}
+	defer func() {
+		if p := recover(); p != nil {
+			h.cfg.Log.ErrorContext(r.Context(), "panic", "method", r.Method, "path", r.URL.Path, "panic", p, "stack", string(debug.Stack()))
+			if !sw.wrote {
+				Error(sw, r, nil, errs.E(errs.Internal, "panic"))
+			}
+		}
+		h.cfg.Log.InfoContext(r.Context(), "request", "method", r.Method, "path", r.URL.Path, "status", sw.status, "bytes", sw.n, "ms", time.Since(start).Milliseconds())
+	}()
+
+	if cp := CanonicalPath(r.URL.Path); cp != r.URL.Path {
+		r2 := *r
+		u := *r.URL
+		u.Path = cp
+		u.RawPath = ""
+		r2.URL = &u
+		r = &r2
+	}
+	if _, pattern := h.mux.Handler(r); pattern == "" {
+		h.noRoute(sw, r)
+		return
+	}
+	h.mux.ServeHTTP(sw, r)
+}
+
+// noRoute answers 405 with Allow when another method matches the path, and
+// 404 otherwise, both as JSON.
+func (h *Handler) noRoute(w http.ResponseWriter, r *http.Request) {
+	var allow []string
+	for _, m := range allMethods {
+		r2 := r.Clone(r.Context())
+		r2.Method = m
+		if _, pattern := h.mux.Handler(r2); pattern != "" {
+			allow = append(allow, m)
+		}
+	}
+	if len(allow) > 0 {
+		w.Header().Set("Allow", strings.Join(allow, ", "))
+		Error(w, r, h.cfg.Log, errs.E(errs.MethodNotAllowed, "Method %q not allowed.", r.Method))
+		return
+	}
+	Error(w, r, h.cfg.Log, errs.E(errs.NotFound, "Not found."))
+}
+
+func (h *Handler) wrap(rt Route) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !rt.Public {
+			p, err := h.cfg.Auth.Authenticate(r)
+			if err != nil {
+				Error(w, r, h.cfg.Log, err)
+				return
+			}
+			if h.cfg.Limit != nil {
+				if ok, wait := h.cfg.Limit.Allow(p.KeyID); !ok {
+					secs := int(wait.Seconds() + 0.999)
+					Error(w, r, h.cfg.Log, &errs.Error{Code: errs.RateLimited, Message: fmt.Sprintf("Request was throttled. Expected available in %d seconds.", max(secs, 1)), RetryAfter: max(secs, 1)})
+					return
+				}
+			}
+			r = r.WithContext(WithPrincipal(r.Context(), p))
+		}
+		if err := rt.Handler(w, r); err != nil {
+			Error(w, r, h.cfg.Log, err)
+		}
+	})
+}
+
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+	n      int64
+	wrote  bool
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	if !w.wrote {
+		w.status, w.wrote = code, true
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Write(b []byte) (int, error) {
+	if !w.wrote {
+		w.status, w.wrote = http.StatusOK, true
+	}
+	n, err := w.ResponseWriter.Write(b)
+	w.n += int64(n)
+	return n, err
+}
+
+// Unwrap lets http.ResponseController reach the underlying writer (flush,
+// deadlines) for streaming downloads.
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
