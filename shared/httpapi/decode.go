@@ -4,10 +4,10 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"io"
 	"mime"
 	"net/http"
+	"reflect"
 	"strconv"
 	"strings"
 
@@ -90,7 +90,9 @@ func (n *Int) UnmarshalJSON(b []byte) error {
 		// Accept integral floats such as 4.0.
 		f, ferr := strconv.ParseFloat(s, 64)
 		if ferr != nil || f != float64(int64(f)) {
-			return fmt.Errorf("not an integer: %s", s)
+			// An UnmarshalTypeError gets the field's name filled in by
+			// encoding/json, so the 400 can name it.
+			return &json.UnmarshalTypeError{Value: "non-integer " + strconv.Quote(s), Type: reflect.TypeFor[int64]()}
 		}
 		v = int64(f)
 	}

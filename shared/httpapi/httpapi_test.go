@@ -1,0 +1,197 @@
+package httpapi
+
+import (
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/openrescale/platform/shared/errs"
+)
+
+type keyAuth map[string]Principal
+
+func (a keyAuth) Authenticate(r *http.Request) (Principal, error) {
+	p, ok := a[r.Header.Get("Authorization")]
+	if !ok {
+		return Principal{}, errs.E(errs.Unauthenticated, "Invalid token.")
+	}
+	return p, nil
+}
+
+type denyAfter struct{ n int }
+
+func (d *denyAfter) Allow(string) (bool, time.Duration) {
+	d.n--
+	return d.n >= 0, 1500 * time.Millisecond
+}
+
+func testHandler(t *testing.T, lim Limiter) *Handler {
+	t.Helper()
+	items := []int{1, 2, 3, 4, 5}
+	routes := []Route{
+		{Name: "health", Method: "GET", Path: "/healthz", Public: true, Handler: func(w http.ResponseWriter, r *http.Request) error {
+			WriteJSON(w, 200, map[string]string{"status": "ok"})
+			return nil
+		}},
+		{Name: "list", Method: "GET", Path: "/api/v2/things/", Handler: func(w http.ResponseWriter, r *http.Request) error {
+			return Paginate(w, r, BaseURL{}, items)
+		}},
+		{Name: "get", Method: "GET", Path: "/api/v2/things/{id}/", Handler: func(w http.ResponseWriter, r *http.Request) error {
+			me, err := Caller(r)
+			if err != nil {
+				return err
+			}
+			if r.PathValue("id") != "abc" {
+				return errs.E(errs.NotFound, "Not found.")
+			}
+			WriteJSON(w, 200, map[string]string{"id": "abc", "owner": me.Email})
+			return nil
+		}},
+		{Name: "create", Method: "POST", Path: "/api/v2/things/", Handler: func(w http.ResponseWriter, r *http.Request) error {
+			var body struct {
+				Name  string `json:"name"`
+				Cores Int    `json:"coresPerSlot"`
+			}
+			if err := DecodeJSON(w, r, &body); err != nil {
+				return err
+			}
+			if body.Name == "" {
+				return errs.Field("name", "This field is required.")
+			}
+			WriteJSON(w, 201, body)
+			return nil
+		}},
+		{Name: "boom", Method: "GET", Path: "/api/v2/boom/", Handler: func(w http.ResponseWriter, r *http.Request) error {
+			panic("boom")
+		}},
+	}
+	h, err := NewHandler(routes, Config{Auth: keyAuth{"Token good": {UserID: "u1", Email: "a@b.c", KeyID: "k1"}}, Limit: lim})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return h
+}
+
+func TestHandler(t *testing.T) {
+	tests := []struct {
+		name, method, target, auth, body, ctype string
+		status                                  int
+		contains                                string
+		header                                  [2]string
+	}{
+		{name: "public health", method: "GET", target: "/healthz", status: 200, contains: `"ok"`},
+		{name: "no auth", method: "GET", target: "/api/v2/things/", status: 401, contains: `"detail":"Invalid token."`, header: [2]string{"WWW-Authenticate", "Token"}},
+		{name: "list", method: "GET", target: "/api/v2/things/", auth: "Token good", status: 200, contains: `"count":5`},
+		{name: "no trailing slash served identically", method: "GET", target: "/api/v2/things", auth: "Token good", status: 200, contains: `"count":5`},
+		{name: "page slice", method: "GET", target: "/api/v2/things/?page=2&page_size=2", auth: "Token good", status: 200, contains: `"results":[3,4]`},
+		{name: "next link", method: "GET", target: "/api/v2/things/?page=2&page_size=2", auth: "Token good", status: 200, contains: `"next":"http://example.com/api/v2/things/?page=3&page_size=2"`},
+		{name: "previous link", method: "GET", target: "/api/v2/things/?page=3&page_size=2", auth: "Token good", status: 200, contains: `"next":null,"previous":"http://example.com/api/v2/things/?page=2&page_size=2"`},
+		{name: "page past end", method: "GET", target: "/api/v2/things/?page=9", auth: "Token good", status: 404, contains: `Invalid page.`},
+		{name: "bad page", method: "GET", target: "/api/v2/things/?page=x", auth: "Token good", status: 400, contains: `"field":"page"`},
+		{name: "bad page_size", method: "GET", target: "/api/v2/things/?page_size=-1", auth: "Token good", status: 400, contains: `"field":"page_size"`},
+		{name: "huge page_size clamped", method: "GET", target: "/api/v2/things/?page_size=100000", auth: "Token good", status: 200, contains: `"count":5`},
+		{name: "path param", method: "GET", target: "/api/v2/things/abc/", auth: "Token good", status: 200, contains: `"owner":"a@b.c"`},
+		{name: "path param no slash", method: "GET", target: "/api/v2/things/abc", auth: "Token good", status: 200, contains: `"id":"abc"`},
+		{name: "not found", method: "GET", target: "/api/v2/things/zzz/", auth: "Token good", status: 404, contains: `"detail":"Not found."`},
+		{name: "unknown path", method: "GET", target: "/api/v2/nothing/", auth: "Token good", status: 404, contains: `"detail"`},
+		{name: "wrong method", method: "DELETE", target: "/api/v2/things/", auth: "Token good", status: 405, contains: `not allowed`, header: [2]string{"Allow", "GET, HEAD, POST"}},
+		{name: "create", method: "POST", target: "/api/v2/things/", auth: "Token good", body: `{"name":"x","coresPerSlot":"4"}`, ctype: "application/json", status: 201, contains: `"coresPerSlot":4`},
+		{name: "curl -d without content type", method: "POST", target: "/api/v2/things/", auth: "Token good", body: `{"name":"x"}`, ctype: "application/x-www-form-urlencoded", status: 201},
+		{name: "missing field", method: "POST", target: "/api/v2/things/", auth: "Token good", body: `{}`, ctype: "application/json", status: 400, contains: `"field":"name"`},
+		{name: "wrong type", method: "POST", target: "/api/v2/things/", auth: "Token good", body: `{"name":3}`, ctype: "application/json", status: 400, contains: `"field":"name"`},
+		{name: "bad int string", method: "POST", target: "/api/v2/things/", auth: "Token good", body: `{"name":"x","coresPerSlot":"four"}`, ctype: "application/json", status: 400, contains: `coresPerSlot`},
+		{name: "malformed json", method: "POST", target: "/api/v2/things/", auth: "Token good", body: `{"name":`, ctype: "application/json", status: 400, contains: `malformed JSON`},
+		{name: "xml", method: "POST", target: "/api/v2/things/", auth: "Token good", body: `<a/>`, ctype: "application/xml", status: 415},
+		{name: "too large", method: "POST", target: "/api/v2/things/", auth: "Token good", body: `{"name":"` + strings.Repeat("x", MaxJSONBody) + `"}`, ctype: "application/json", status: 413},
+		{name: "panic is 500 json", method: "GET", target: "/api/v2/boom/", auth: "Token good", status: 500, contains: `"detail":"internal error"`},
+	}
+	h := testHandler(t, nil)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			req := httptest.NewRequest(tt.method, tt.target, strings.NewReader(tt.body))
+			if tt.auth != "" {
+				req.Header.Set("Authorization", tt.auth)
+			}
+			if tt.ctype != "" {
+				req.Header.Set("Content-Type", tt.ctype)
+			}
+			rec := httptest.NewRecorder()
+			h.ServeHTTP(rec, req)
+			if rec.Code != tt.status {
+				t.Fatalf("status %d, want %d: %s", rec.Code, tt.status, rec.Body)
+			}
+			if ct := rec.Header().Get("Content-Type"); ct != "application/json" {
+				t.Fatalf("content type %q", ct)
+			}
+			if !strings.Contains(rec.Body.String(), tt.contains) {
+				t.Fatalf("body %s does not contain %s", rec.Body, tt.contains)
+			}
+			if tt.header[0] != "" && rec.Header().Get(tt.header[0]) != tt.header[1] {
+				t.Fatalf("%s = %q, want %q", tt.header[0], rec.Header().Get(tt.header[0]), tt.header[1])
+			}
+			var v map[string]any
+			if tt.status >= 400 {
+				if err := json.Unmarshal(rec.Body.Bytes(), &v); err != nil || v["detail"] == "" {
+					t.Fatalf("error body not {detail}: %s", rec.Body)
+				}
+			}
+		})
+	}
+}
+
+func TestRateLimited(t *testing.T) {
+	h := testHandler(t, &denyAfter{n: 2})
+	codes := []int{}
+	var last *httptest.ResponseRecorder
+	for i := 0; i < 3; i++ {
+		req := httptest.NewRequest("GET", "/api/v2/things/", nil)
+		req.Header.Set("Authorization", "Token good")
+		last = httptest.NewRecorder()
+		h.ServeHTTP(last, req)
+		codes = append(codes, last.Code)
+	}
+	if codes[0] != 200 || codes[1] != 200 || codes[2] != 429 {
+		t.Fatalf("codes %v", codes)
+	}
+	if last.Header().Get("Retry-After") != "2" {
+		t.Fatalf("Retry-After %q", last.Header().Get("Retry-After"))
+	}
+}
+
+func TestBaseURLForwarded(t *testing.T) {
+	tests := []struct {
+		name    string
+		headers map[string]string
+		public  string
+		want    string
+	}{
+		{"plain", nil, "", "http://example.com"},
+		{"forwarded", map[string]string{"X-Forwarded-Proto": "https", "X-Forwarded-Host": "api.example.org"}, "", "https://api.example.org"},
+		{"forwarded list", map[string]string{"X-Forwarded-Proto": "https, http", "X-Forwarded-Host": "a.example.org, b"}, "", "https://a.example.org"},
+		{"prefix", map[string]string{"X-Forwarded-Prefix": "/prod/"}, "", "http://example.com/prod"},
+		{"injected host ignored", map[string]string{"X-Forwarded-Host": "evil.com/x?y"}, "", "http://example.com"},
+		{"bad proto ignored", map[string]string{"X-Forwarded-Proto": "javascript"}, "", "http://example.com"},
+		{"public wins", map[string]string{"X-Forwarded-Host": "x.org"}, "https://api.example.com/v/", "https://api.example.com/v"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := httptest.NewRequest("GET", "/api/v2/jobs/", nil)
+			for k, v := range tt.headers {
+				r.Header.Set(k, v)
+			}
+			if got := (BaseURL{Public: tt.public}).Origin(r); got != tt.want {
+				t.Fatalf("Origin = %q, want %q", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestDuplicateRouteRejected(t *testing.T) {
+	r := Route{Name: "a", Method: "GET", Path: "/x/", Public: true, Handler: func(http.ResponseWriter, *http.Request) error { return nil }}
+	if _, err := NewHandler([]Route{r, r}, Config{}); err == nil {
+		t.Fatal("duplicate route accepted")
+	}
+}
