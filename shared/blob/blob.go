@@ -12,6 +12,11 @@ import (
 	"time"
 )
 
+// DefaultContentType is what adapters store when Put is given no content
+// type, so every adapter reports the same value (S3 alone would say
+// "binary/octet-stream").
+const DefaultContentType = "application/octet-stream"
+
 // Attrs describes a stored object.
 type Attrs struct {
 	Key         string
@@ -38,6 +43,9 @@ type Bucket interface {
 	Put(ctx context.Context, key string, r io.Reader, contentType string) (Attrs, error)
 	// NewRangeReader reads length bytes from offset; length < 0 reads to the
 	// end. An offset beyond the end is errs.Invalid.
+	// An offset equal to the size is not beyond the end: it yields no bytes,
+	// like io.SectionReader, so resuming a complete download needs no special
+	// case.
 	NewRangeReader(ctx context.Context, key string, offset, length int64) (io.ReadCloser, error)
 	// Stat returns an object's attributes.
 	Stat(ctx context.Context, key string) (Attrs, error)
@@ -45,6 +53,8 @@ type Bucket interface {
 	Delete(ctx context.Context, key string) error
 	// List calls fn for every object whose key starts with prefix, in key
 	// order, stopping at fn's first error.
+	// Attrs.ContentType is empty in List: S3's listing does not carry it,
+	// and adapters agree so no caller comes to rely on it locally.
 	List(ctx context.Context, prefix string, fn func(Attrs) error) error
 }
 
