@@ -1,0 +1,78 @@
+// Command lambda is the one bootstrap binary behind every Lambda function.
+// Infra deploys it once per route-table entry with ROUTE naming the entry,
+// so each function serves exactly one route with exactly that route's
+// permissions; ROUTE=authorizer makes it the API Gateway authorizer.
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"strconv"
+	"time"
+
+	"github.com/aws/aws-lambda-go/lambda"
+	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+
+	"github.com/openrescale/platform/functions/api"
+	"github.com/openrescale/platform/shared/accounts"
+	"github.com/openrescale/platform/shared/auth"
+	"github.com/openrescale/platform/shared/catalog"
+	"github.com/openrescale/platform/shared/gateway"
+	"github.com/openrescale/platform/shared/httpapi"
+	"github.com/openrescale/platform/shared/ratelimit"
+	"github.com/openrescale/platform/shared/store/dynamostore"
+)
+
+func main() {
+	log := slog.New(slog.NewJSONHandler(os.Stderr, nil))
+	h, err := build(context.Background(), os.Getenv, log)
+	if err != nil {
+		log.Error("startup failed", "err", err)
+		os.Exit(1)
+	}
+	lambda.Start(h)
+}
+
+// build reads the environment once and returns the handler for ROUTE.
+func build(ctx context.Context, getenv func(string) string, log *slog.Logger) (any, error) {
+	route, table := getenv("ROUTE"), getenv("TABLE_NAME")
+	if route == "" || table == "" {
+		return nil, fmt.Errorf("ROUTE and TABLE_NAME must be set")
+	}
+	awsCfg, err := config.LoadDefaultConfig(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("load AWS config: %w", err)
+	}
+	st := dynamostore.New(dynamodb.NewFromConfig(awsCfg), table)
+	accts := accounts.New(st, time.Now)
+	if route == "authorizer" {
+		return gateway.Authorizer{Keys: accts}.Authorize, nil
+	}
+	cat, err := catalog.Load()
+	if err != nil {
+		return nil, fmt.Errorf("load catalog: %w", err)
+	}
+	var lifetime time.Duration
+	if s := getenv("KEY_MAX_LIFETIME"); s != "" {
+		if lifetime, err = time.ParseDuration(s); err != nil {
+			return nil, fmt.Errorf("KEY_MAX_LIFETIME: %w", err)
+		}
+	}
+	rate := 50.0
+	if s := getenv("RATE_LIMIT"); s != "" {
+		if rate, err = strconv.ParseFloat(s, 64); err != nil {
+			return nil, fmt.Errorf("RATE_LIMIT: %w", err)
+		}
+	}
+	base := httpapi.BaseURL{Public: getenv("PUBLIC_URL")}
+	deps := api.Deps{Accounts: accts, Catalog: cat, Base: base, KeyMaxLifetime: lifetime, Now: time.Now}
+	return Handler(route, deps, httpapi.Config{
+		Auth:  gateway.Authenticator{Fallback: auth.Tokens{Keys: accts}},
+		Limit: ratelimit.New(rate, 2*int(rate), time.Now),
+		Log:   log,
+		Base:  base,
+	})
+}

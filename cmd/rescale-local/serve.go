@@ -1,0 +1,213 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/openrescale/platform/functions/api"
+	"github.com/openrescale/platform/shared/accounts"
+	"github.com/openrescale/platform/shared/auth"
+	"github.com/openrescale/platform/shared/catalog"
+	"github.com/openrescale/platform/shared/errs"
+	"github.com/openrescale/platform/shared/httpapi"
+	"github.com/openrescale/platform/shared/ratelimit"
+	"github.com/openrescale/platform/shared/store/boltstore"
+)
+
+// Config is what serve reads from flags and the environment, once.
+type Config struct {
+	Addr         string
+	DataDir      string
+	PublicURL    string
+	RatePerSec   float64
+	RateBurst    int
+	KeyLifetime  time.Duration
+	DefaultEmail string
+	DefaultKey   string
+}
+
+// Main is the local platform: build it with Open, then Run it.
+type Main struct {
+	cfg      Config
+	log      *slog.Logger
+	stdout   io.Writer
+	store    *boltstore.Store
+	accounts *accounts.Service
+	server   *http.Server
+	listener net.Listener
+}
+
+func runServe(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) error {
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	cfg := Config{DefaultEmail: "admin@localhost"}
+	fs.StringVar(&cfg.Addr, "addr", "127.0.0.1:8080", "listen address")
+	fs.StringVar(&cfg.DataDir, "data", "./data", "data directory (store and files)")
+	fs.StringVar(&cfg.PublicURL, "public-url", "", "absolute base URL clients use, if not the request's host (e.g. behind a proxy that sets no X-Forwarded-Host)")
+	fs.Float64Var(&cfg.RatePerSec, "rate-limit", 50, "requests per second per API key (0: unlimited)")
+	fs.IntVar(&cfg.RateBurst, "rate-burst", 100, "burst size per API key")
+	fs.DurationVar(&cfg.KeyLifetime, "key-max-lifetime", 0, "maximum API key lifetime for new keys, e.g. 2160h (0: never expire)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if e := getenv("RESCALE_LOCAL_EMAIL"); e != "" {
+		cfg.DefaultEmail = e
+	}
+	cfg.DefaultKey = getenv("RESCALE_LOCAL_API_KEY")
+
+	m, err := Open(ctx, cfg, stdout, newLogger(stderr))
+	if err != nil {
+		return err
+	}
+	defer m.Close()
+	return m.Run(ctx)
+}
+
+// Open prepares the data directory, the store and the default user, and
+// binds the listener.
+func Open(ctx context.Context, cfg Config, stdout io.Writer, log *slog.Logger) (*Main, error) {
+	m := &Main{cfg: cfg, log: log, stdout: stdout}
+	st, err := openStore(cfg.DataDir)
+	if err != nil {
+		return nil, err
+	}
+	m.store = st
+	m.accounts = accounts.New(st, time.Now)
+	if err := m.bootstrap(ctx); err != nil {
+		m.Close()
+		return nil, err
+	}
+	cat, err := catalog.Load()
+	if err != nil {
+		m.Close()
+		return nil, fmt.Errorf("load catalog: %w", err)
+	}
+	base := httpapi.BaseURL{Public: cfg.PublicURL}
+	deps := api.Deps{
+		Accounts:       m.accounts,
+		Catalog:        cat,
+		Base:           base,
+		KeyMaxLifetime: cfg.KeyLifetime,
+		Now:            time.Now,
+	}
+	h, err := httpapi.NewHandler(api.Routes(deps), httpapi.Config{
+		Auth:  auth.Tokens{Keys: m.accounts},
+		Limit: ratelimit.New(cfg.RatePerSec, cfg.RateBurst, time.Now),
+		Log:   log,
+		Base:  base,
+	})
+	if err != nil {
+		m.Close()
+		return nil, fmt.Errorf("build routes: %w", err)
+	}
+	m.listener, err = net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		m.Close()
+		return nil, fmt.Errorf("listen on %s: %w", cfg.Addr, err)
+	}
+	m.server = &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: 30 * time.Second,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	return m, nil
+}
+
+func openStore(dataDir string) (*boltstore.Store, error) {
+	if err := os.MkdirAll(dataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("create data directory: %w", err)
+	}
+	path := filepath.Join(dataDir, "store.db")
+	st, err := boltstore.Open(path, boltstore.Options{Timeout: time.Second})
+	if err != nil {
+		if errs.Is(err, errs.Unavailable) {
+			return nil, fmt.Errorf("data directory %s is in use by a running rescale-local server: stop it, or create keys through the API (POST /api/v2/users/me/api-keys/): %w", dataDir, err)
+		}
+		return nil, fmt.Errorf("open store %s: %w", path, err)
+	}
+	return st, nil
+}
+
+// bootstrap makes sure the default user exists and has a usable key, printing
+// a generated key once.
+func (m *Main) bootstrap(ctx context.Context) error {
+	u, err := m.accounts.EnsureUser(ctx, m.cfg.DefaultEmail)
+	if err != nil {
+		return fmt.Errorf("default user: %w", err)
+	}
+	if m.cfg.DefaultKey != "" {
+		_, _, err := m.accounts.CreateKey(ctx, u.ID, accounts.KeyOptions{Secret: m.cfg.DefaultKey})
+		if err != nil && !errs.Is(err, errs.Conflict) {
+			return fmt.Errorf("register RESCALE_LOCAL_API_KEY: %w", err)
+		}
+		if errs.Is(err, errs.Conflict) {
+			owner, _, aerr := m.accounts.Authenticate(ctx, m.cfg.DefaultKey)
+			if aerr == nil && owner.ID != u.ID {
+				return fmt.Errorf("RESCALE_LOCAL_API_KEY already belongs to %s, not %s", owner.Email, u.Email)
+			}
+		}
+		m.log.Info("default user ready", "email", u.Email, "key", "from RESCALE_LOCAL_API_KEY")
+		return nil
+	}
+	_, n, err := m.accounts.ListKeys(ctx, u.ID, 0, 1)
+	if err != nil {
+		return fmt.Errorf("default user keys: %w", err)
+	}
+	if n > 0 {
+		m.log.Info("default user ready", "email", u.Email, "keys", n)
+		return nil
+	}
+	_, secret, err := m.accounts.CreateKey(ctx, u.ID, accounts.KeyOptions{})
+	if err != nil {
+		return fmt.Errorf("default user key: %w", err)
+	}
+	fmt.Fprintf(m.stdout, "Created user %s. Its API key (shown once, keep it):\n\n    export RESCALE_API_KEY=%s\n\n", u.Email, secret)
+	return nil
+}
+
+// Addr is the bound address (useful with port 0).
+func (m *Main) Addr() string { return m.listener.Addr().String() }
+
+// Run serves until ctx is cancelled, then drains in-flight requests so that
+// every acknowledged write is committed before the store closes.
+func (m *Main) Run(ctx context.Context) error {
+	errc := make(chan error, 1)
+	go func() { errc <- m.server.Serve(m.listener) }()
+	m.log.Info("serving", "addr", "http://"+m.Addr(), "data", m.cfg.DataDir)
+	fmt.Fprintf(m.stdout, "rescale-local listening on http://%s (data in %s)\n", m.Addr(), m.cfg.DataDir)
+	select {
+	case err := <-errc:
+		return fmt.Errorf("serve: %w", err)
+	case <-ctx.Done():
+	}
+	m.log.Info("shutting down")
+	sctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := m.server.Shutdown(sctx); err != nil {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return fmt.Errorf("serve: %w", err)
+	}
+	return nil
+}
+
+// Close releases the store.
+func (m *Main) Close() error {
+	if m.store == nil {
+		return nil
+	}
+	err := m.store.Close()
+	m.store = nil
+	return err
+}
