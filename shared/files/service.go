@@ -1,0 +1,127 @@
+package files
+
+import (
+	"context"
+	"crypto/md5"
+	"crypto/sha512"
+	"encoding/hex"
+	"fmt"
+	"hash"
+	"io"
+	"time"
+
+	"github.com/openrescale/platform/shared/blob"
+	"github.com/openrescale/platform/shared/errs"
+	"github.com/openrescale/platform/shared/ids"
+)
+
+// Owner identifies who a file belongs to.
+type Owner struct {
+	UserID string
+	Email  string
+}
+
+// Service stores and reads files: records in the Repo, bytes in the Bucket.
+type Service struct {
+	Repo   *Repo
+	Bucket blob.Bucket
+	Now    func() time.Time
+	// MaxFileBytes caps one upload (0: no cap).
+	MaxFileBytes int64
+}
+
+// UploadRequest describes an upload through the API.
+type UploadRequest struct {
+	Owner       Owner
+	Name        string
+	TypeID      int    // 0: input file
+	FolderID    string // "" : the user's library root
+	ContentType string
+	Body        io.Reader
+}
+
+// Upload streams the body into storage, hashing it on the way, and records
+// the file. Nothing is left behind when it fails: the blob is written first
+// under a fresh key, and removed again if the body is empty or the record
+// cannot be written.
+func (s *Service) Upload(ctx context.Context, req UploadRequest) (File, error) {
+	if err := ValidName(req.Name); err != nil {
+		return File{}, err
+	}
+	if req.TypeID == 0 {
+		req.TypeID = TypeInput
+	}
+	if !ValidType(req.TypeID) {
+		return File{}, errs.Field("type_id", "type_id %d is not one of 1-5, 7-10", req.TypeID)
+	}
+	key := NewKey(req.Owner.UserID, req.Name)
+	md, sh := md5.New(), sha512.New()
+	body := io.TeeReader(req.Body, io.MultiWriter(md, sh))
+	if s.MaxFileBytes > 0 {
+		body = &capReader{r: body, left: s.MaxFileBytes}
+	}
+	attrs, err := s.Bucket.Put(ctx, key, body, req.ContentType)
+	if err != nil {
+		_ = s.Bucket.Delete(context.WithoutCancel(ctx), key)
+		return File{}, fmt.Errorf("store upload %q: %w", req.Name, err)
+	}
+	if attrs.Size == 0 {
+		_ = s.Bucket.Delete(context.WithoutCancel(ctx), key)
+		return File{}, errs.Field("file", "The submitted file is empty.")
+	}
+	f := File{
+		OwnerID: req.Owner.UserID, OwnerEmail: req.Owner.Email,
+		Name: req.Name, TypeID: req.TypeID, DateUploaded: s.Now().UTC(), RelativePath: req.Name,
+		Key: key, Size: attrs.Size, MD5: hexSum(md), SHA512: hexSum(sh), ContentType: attrs.ContentType,
+		IsUploaded: true, FolderID: req.FolderID, Tags: []Tag{}, SharedWith: []string{},
+	}
+	var created File
+	_, err = ids.NewUnique(ctx, func(ctx context.Context, id string) error {
+		f.ID = id
+		var cerr error
+		created, cerr = s.Repo.Create(ctx, f)
+		return cerr
+	})
+	if err != nil {
+		_ = s.Bucket.Delete(context.WithoutCancel(ctx), key)
+		return File{}, err
+	}
+	return created, nil
+}
+
+// Open reads length bytes of a file from offset (length < 0: to the end).
+func (s *Service) Open(ctx context.Context, f File, offset, length int64) (io.ReadCloser, error) {
+	if !f.IsUploaded {
+		return nil, errs.E(errs.Conflict, "file %s has not finished uploading", f.ID)
+	}
+	return s.Bucket.NewRangeReader(ctx, f.Key, offset, length)
+}
+
+// Delete removes a file's record, then its bytes. A crash between the two
+// leaves an unreferenced blob, never a record without bytes.
+func (s *Service) Delete(ctx context.Context, f File) error {
+	if err := s.Repo.Delete(ctx, f); err != nil {
+		return err
+	}
+	if err := s.Bucket.Delete(ctx, f.Key); err != nil {
+		return fmt.Errorf("delete blob of file %s: %w", f.ID, err)
+	}
+	return nil
+}
+
+func hexSum(h hash.Hash) string { return hex.EncodeToString(h.Sum(nil)) }
+
+// capReader fails a body that grows past the limit, so the upload aborts.
+type capReader struct {
+	r    io.Reader
+	left int64
+}
+
+func (c *capReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.left -= int64(n)
+	if c.left < 0 {
+		return n, errs.E(errs.TooLarge, "file exceeds the maximum upload size")
+	}
+	return n, err
+}
