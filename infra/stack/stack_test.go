@@ -1,0 +1,491 @@
+package stack_test
+
+import (
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/assertions"
+	"github.com/aws/jsii-runtime-go"
+
+	"github.com/openrescale/platform/functions/api"
+	"github.com/openrescale/platform/infra/stack"
+	"github.com/openrescale/platform/shared/httpapi"
+)
+
+func TestResourcePath(t *testing.T) {
+	cases := []struct {
+		in, want string
+		bad      bool
+	}{
+		{in: "/healthz", want: "/healthz"},
+		{in: "/", want: "/"},
+		{in: "/api/v2/coretypes/", want: "/api/v2/coretypes"},
+		{in: "/api/v2/jobs/{id}/", want: "/api/v2/jobs/{id}"},
+		{in: "/api/v2/jobs/{id}/runs/{run}/files/", want: "/api/v2/jobs/{id}/runs/{run}/files"},
+		{in: "/api/v2/files/{path...}", want: "/api/v2/files/{path+}"},
+		{in: "api/v2/x/", bad: true},
+		{in: "/a/{rest...}/b/", bad: true},
+		{in: "/a/b c/", bad: true},
+		{in: "/a//b/", bad: true},
+	}
+	for _, c := range cases {
+		got, err := stack.ResourcePath(c.in)
+		if c.bad {
+			if err == nil {
+				t.Errorf("ResourcePath(%q) = %q, want error", c.in, got)
+			}
+			continue
+		}
+		if err != nil || got != c.want {
+			t.Errorf("ResourcePath(%q) = %q, %v; want %q", c.in, got, err, c.want)
+		}
+	}
+}
+
+func TestPropsRejected(t *testing.T) {
+	asset := fakeAsset(t)
+	ok := httpapi.Route{Name: "a", Method: "GET", Path: "/api/v2/a/"}
+	cases := map[string]stack.Props{
+		"no asset dir":       {Routes: []httpapi.Route{ok}},
+		"asset missing":      {AssetDir: t.TempDir(), Routes: []httpapi.Route{ok}},
+		"reserved name":      {AssetDir: asset, Routes: []httpapi.Route{{Name: stack.AuthorizerRoute, Method: "GET", Path: "/x/"}}},
+		"duplicate name":     {AssetDir: asset, Routes: []httpapi.Route{ok, ok}},
+		"slash-only clash":   {AssetDir: asset, Routes: []httpapi.Route{ok, {Name: "b", Method: "GET", Path: "/api/v2/a"}}},
+		"unknown permission": {AssetDir: asset, Routes: []httpapi.Route{{Name: "c", Method: "GET", Path: "/c/", Needs: []httpapi.Permission{"queue:send"}}}},
+	}
+	requireNode(t)
+	for name, p := range cases {
+		// Each case gets its own app: a rejected stack may leave constructs
+		// behind. Validation fails before synthesis, so this stays fast.
+		app := awscdk.NewApp(&awscdk.AppProps{Outdir: jsii.String(t.TempDir())})
+		if _, err := stack.NewPlatformStack(app, "Bad", p); err == nil {
+			t.Errorf("%s: NewPlatformStack succeeded, want error", name)
+		}
+	}
+}
+
+// TestStack synthesises the stack once from the real route table and checks
+// the template against it.
+func TestStack(t *testing.T) {
+	requireNode(t)
+	routes := api.Routes(api.Deps{})
+
+	app := awscdk.NewApp(&awscdk.AppProps{Outdir: jsii.String(t.TempDir())})
+	ps, err := stack.NewPlatformStack(app, "Test", stack.Props{Routes: routes, AssetDir: fakeAsset(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tpl := assertions.Template_FromStack(ps.Stack, nil)
+	tm := decode(t, tpl)
+
+	t.Run("functions", func(t *testing.T) {
+		check(t, func() { tpl.ResourceCountIs(jsii.String("AWS::Lambda::Function"), jsii.Number(len(routes)+1)) })
+		byRoute := functionsByRoute(t, tm)
+		for _, rt := range append(slices.Clone(routes), httpapi.Route{Name: stack.AuthorizerRoute}) {
+			fn, ok := byRoute[rt.Name]
+			if !ok {
+				t.Errorf("no function with ROUTE=%s", rt.Name)
+				continue
+			}
+			p := fn.Properties
+			if p.Runtime != "provided.al2023" || p.Handler != "bootstrap" || !slices.Equal(p.Architectures, []string{"arm64"}) || p.MemorySize != 256 || p.Timeout != 29 {
+				t.Errorf("%s: runtime %s handler %s arch %v memory %d timeout %d", rt.Name, p.Runtime, p.Handler, p.Architectures, p.MemorySize, p.Timeout)
+			}
+			want := []string{"ROUTE", "TABLE_NAME"}
+			if rt.Name != stack.AuthorizerRoute {
+				want = append(want, "BUCKET_NAME")
+			}
+			for _, v := range want {
+				if _, ok := p.Environment.Variables[v]; !ok {
+					t.Errorf("%s: environment lacks %s", rt.Name, v)
+				}
+			}
+		}
+	})
+
+	t.Run("table", func(t *testing.T) {
+		gsi := func(name string) map[string]any {
+			return map[string]any{
+				"IndexName": name,
+				"KeySchema": []any{
+					map[string]any{"AttributeName": name + "pk", "KeyType": "HASH"},
+					map[string]any{"AttributeName": name + "sk", "KeyType": "RANGE"},
+				},
+				"Projection": map[string]any{"ProjectionType": "ALL"},
+			}
+		}
+		check(t, func() {
+			tpl.HasResource(jsii.String("AWS::DynamoDB::Table"), map[string]any{
+				"DeletionPolicy": "Retain",
+				"Properties": map[string]any{
+					"KeySchema": []any{
+						map[string]any{"AttributeName": "pk", "KeyType": "HASH"},
+						map[string]any{"AttributeName": "sk", "KeyType": "RANGE"},
+					},
+					"BillingMode":                      "PAY_PER_REQUEST",
+					"TimeToLiveSpecification":          map[string]any{"AttributeName": "ttl", "Enabled": true},
+					"PointInTimeRecoverySpecification": map[string]any{"PointInTimeRecoveryEnabled": true},
+					"GlobalSecondaryIndexes": assertions.Match_ArrayWith(&[]any{
+						assertions.Match_ObjectLike(ptr(gsi("gsi1"))),
+						assertions.Match_ObjectLike(ptr(gsi("gsi2"))),
+					}),
+				},
+			})
+		})
+	})
+
+	t.Run("bucket", func(t *testing.T) {
+		check(t, func() {
+			tpl.HasResource(jsii.String("AWS::S3::Bucket"), map[string]any{
+				"DeletionPolicy": "Retain",
+				"Properties": map[string]any{
+					"PublicAccessBlockConfiguration": map[string]any{
+						"BlockPublicAcls": true, "BlockPublicPolicy": true, "IgnorePublicAcls": true, "RestrictPublicBuckets": true,
+					},
+					"BucketEncryption": assertions.Match_ObjectLike(&map[string]any{
+						"ServerSideEncryptionConfiguration": []any{map[string]any{
+							"ServerSideEncryptionByDefault": map[string]any{"SSEAlgorithm": "AES256"},
+						}},
+					}),
+				},
+			})
+		})
+		// EnforceSSL is a deny statement on aws:SecureTransport=false.
+		check(t, func() {
+			tpl.HasResourceProperties(jsii.String("AWS::S3::BucketPolicy"), map[string]any{
+				"PolicyDocument": map[string]any{"Statement": assertions.Match_ArrayWith(&[]any{
+					assertions.Match_ObjectLike(&map[string]any{
+						"Effect":    "Deny",
+						"Condition": map[string]any{"Bool": map[string]any{"aws:SecureTransport": "false"}},
+					}),
+				})},
+			})
+		})
+	})
+
+	t.Run("methods", func(t *testing.T) {
+		methods := methodsByKey(t, tm)
+		if len(methods) != len(routes) {
+			t.Errorf("%d methods, want one per route (%d): %v", len(methods), len(routes), keys(methods))
+		}
+		byRoute := functionsByRoute(t, tm)
+		for _, rt := range routes {
+			rp, err := stack.ResourcePath(rt.Path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			key := rt.Method + " " + rp
+			m, ok := methods[key]
+			if !ok {
+				t.Errorf("%s: no method %s; have %v", rt.Name, key, keys(methods))
+				continue
+			}
+			wantAuth := "CUSTOM"
+			if rt.Public {
+				wantAuth = "NONE"
+			}
+			if m.AuthorizationType != wantAuth || (wantAuth == "CUSTOM") != (m.AuthorizerID != nil) {
+				t.Errorf("%s: authorization %s (authorizer %v), want %s", key, m.AuthorizationType, m.AuthorizerID, wantAuth)
+			}
+			if m.Integration.Type != "AWS_PROXY" || !strings.Contains(string(m.Integration.URI), `"`+byRoute[rt.Name].id+`"`) {
+				t.Errorf("%s: integration %s %s, want AWS_PROXY to %s", key, m.Integration.Type, m.Integration.URI, byRoute[rt.Name].id)
+			}
+		}
+	})
+
+	t.Run("authorizer", func(t *testing.T) {
+		check(t, func() {
+			tpl.HasResourceProperties(jsii.String("AWS::ApiGateway::Authorizer"), map[string]any{
+				"Type":                         "REQUEST",
+				"IdentitySource":               "method.request.header.Authorization",
+				"AuthorizerResultTtlInSeconds": 60,
+			})
+		})
+		for _, typ := range []string{"UNAUTHORIZED", "ACCESS_DENIED"} {
+			check(t, func() {
+				tpl.HasResourceProperties(jsii.String("AWS::ApiGateway::GatewayResponse"), map[string]any{
+					"ResponseType":      typ,
+					"StatusCode":        "401",
+					"ResponseTemplates": map[string]any{"application/json": `{"detail": "Invalid token."}`},
+				})
+			})
+		}
+		check(t, func() {
+			tpl.HasResourceProperties(jsii.String("AWS::ApiGateway::Stage"), map[string]any{
+				"StageName": "prod",
+				"MethodSettings": assertions.Match_ArrayWith(&[]any{assertions.Match_ObjectLike(&map[string]any{
+					"ThrottlingRateLimit":  stack.DefaultRateLimit,
+					"ThrottlingBurstLimit": stack.DefaultBurstLimit,
+				})}),
+			})
+		})
+	})
+
+	t.Run("permissions", func(t *testing.T) {
+		byRoute := functionsByRoute(t, tm)
+		perRole := actionsByRole(t, tm)
+		writes := []string{"dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:BatchWriteItem"}
+		cases := []struct {
+			needs          []httpapi.Permission
+			want, wantNone []string
+		}{
+			{needs: []httpapi.Permission{httpapi.TableRead}, want: []string{"dynamodb:GetItem", "dynamodb:Query"}, wantNone: append(slices.Clone(writes), "s3:*")},
+			{needs: []httpapi.Permission{httpapi.TableRead, httpapi.TableWrite}, want: append([]string{"dynamodb:GetItem"}, writes...), wantNone: []string{"s3:*"}},
+		}
+		for _, c := range cases {
+			tested := 0
+			for _, rt := range routes {
+				if !slices.Equal(rt.Needs, c.needs) {
+					continue
+				}
+				tested++
+				actions := perRole[byRoute[rt.Name].role]
+				for _, a := range c.want {
+					if !actions[a] {
+						t.Errorf("%s (needs %v) lacks %s: %v", rt.Name, rt.Needs, a, actions)
+					}
+				}
+				for _, a := range c.wantNone {
+					for have := range actions {
+						if have == a || (strings.HasSuffix(a, "*") && strings.HasPrefix(have, strings.TrimSuffix(a, "*"))) {
+							t.Errorf("%s (needs %v) may %s", rt.Name, rt.Needs, have)
+						}
+					}
+				}
+			}
+			if tested == 0 {
+				t.Errorf("no route needs exactly %v; the route table changed, adjust the cases", c.needs)
+			}
+		}
+	})
+
+	t.Run("outputs", func(t *testing.T) {
+		for _, o := range []string{"ApiUrl", "TableName", "BucketName"} {
+			check(t, func() { tpl.HasOutput(jsii.String(o), map[string]any{}) })
+		}
+	})
+}
+
+// requireNode fails rather than skips: the synth test is the only check of
+// the deployment, and a silently skipped one would hide a broken stack.
+// (awscdk's package initialisation already starts the jsii node process, so
+// without node the test binary usually dies before this runs: a failure all
+// the same. For the same reason the JSII_SILENCE_WARNING_* variables only
+// work when set in the environment of `go test`, not from here.)
+func requireNode(t *testing.T) {
+	t.Helper()
+	if _, err := exec.LookPath("node"); err != nil {
+		t.Fatalf("node is required to synthesise the CDK stack (jsii runs aws-cdk-lib in node): %v", err)
+	}
+}
+
+// fakeAsset is a stand-in for the built binary: synthesis only hashes and
+// copies it.
+func fakeAsset(t *testing.T) string {
+	t.Helper()
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "bootstrap"), []byte("#!/bin/sh\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+// check turns an assertions failure, which jsii raises as a panic, into a
+// test error.
+func check(t *testing.T, f func()) {
+	t.Helper()
+	defer func() {
+		if p := recover(); p != nil {
+			t.Error(p)
+		}
+	}()
+	f()
+}
+
+func ptr[T any](v T) *T { return &v }
+
+// template is the part of the CloudFormation template the checks read.
+type template struct {
+	Resources map[string]struct {
+		Type       string
+		Properties json.RawMessage
+	}
+}
+
+func decode(t *testing.T, tpl assertions.Template) template {
+	t.Helper()
+	b, err := json.Marshal(tpl.ToJSON())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out template
+	if err := json.Unmarshal(b, &out); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+type function struct {
+	id, role   string
+	Properties struct {
+		Runtime, Handler string
+		Architectures    []string
+		MemorySize       int
+		Timeout          int
+		Environment      struct{ Variables map[string]json.RawMessage }
+		Role             struct {
+			GetAtt []string `json:"Fn::GetAtt"`
+		}
+	}
+}
+
+func functionsByRoute(t *testing.T, tm template) map[string]function {
+	t.Helper()
+	out := map[string]function{}
+	for id, r := range tm.Resources {
+		if r.Type != "AWS::Lambda::Function" {
+			continue
+		}
+		var f function
+		if err := json.Unmarshal(r.Properties, &f.Properties); err != nil {
+			t.Fatal(err)
+		}
+		f.id = id
+		if len(f.Properties.Role.GetAtt) > 0 {
+			f.role = f.Properties.Role.GetAtt[0]
+		}
+		var route string
+		if err := json.Unmarshal(f.Properties.Environment.Variables["ROUTE"], &route); err != nil {
+			t.Errorf("function %s: ROUTE is not a plain string: %v", id, err)
+			continue
+		}
+		if _, dup := out[route]; dup {
+			t.Errorf("two functions with ROUTE=%s", route)
+		}
+		out[route] = f
+	}
+	return out
+}
+
+type method struct {
+	HTTPMethod        string          `json:"HttpMethod"`
+	ResourceID        json.RawMessage `json:"ResourceId"`
+	AuthorizationType string
+	AuthorizerID      json.RawMessage `json:"AuthorizerId"`
+	Integration       struct {
+		Type string
+		URI  json.RawMessage `json:"Uri"`
+	}
+}
+
+// methodsByKey indexes methods by "METHOD /full/path", rebuilding each
+// resource's path from its PathPart and ParentId chain.
+func methodsByKey(t *testing.T, tm template) map[string]method {
+	t.Helper()
+	type resource struct {
+		PathPart string
+		ParentID struct {
+			Ref string
+		} `json:"ParentId"`
+	}
+	resources := map[string]resource{}
+	for id, r := range tm.Resources {
+		if r.Type == "AWS::ApiGateway::Resource" {
+			var res resource
+			if err := json.Unmarshal(r.Properties, &res); err != nil {
+				t.Fatal(err)
+			}
+			resources[id] = res
+		}
+	}
+	var pathOf func(id string, depth int) string
+	pathOf = func(id string, depth int) string {
+		res, ok := resources[id]
+		if !ok || depth > 50 {
+			return "" // the root: its parent is the API's RootResourceId
+		}
+		return pathOf(res.ParentID.Ref, depth+1) + "/" + res.PathPart
+	}
+	out := map[string]method{}
+	for id, r := range tm.Resources {
+		if r.Type != "AWS::ApiGateway::Method" {
+			continue
+		}
+		var m method
+		if err := json.Unmarshal(r.Properties, &m); err != nil {
+			t.Fatal(err)
+		}
+		var ref struct{ Ref string }
+		p := "/"
+		if json.Unmarshal(m.ResourceID, &ref) == nil && ref.Ref != "" {
+			p = pathOf(ref.Ref, 0)
+		}
+		key := m.HTTPMethod + " " + p
+		if _, dup := out[key]; dup {
+			t.Errorf("method %s (%s) defined twice", key, id)
+		}
+		out[key] = m
+	}
+	return out
+}
+
+// actionsByRole collects every IAM action allowed to each role.
+func actionsByRole(t *testing.T, tm template) map[string]map[string]bool {
+	t.Helper()
+	type policy struct {
+		PolicyDocument struct {
+			Statement []struct {
+				Effect string
+				Action json.RawMessage
+			}
+		}
+		Roles []struct{ Ref string }
+	}
+	out := map[string]map[string]bool{}
+	for id, r := range tm.Resources {
+		if r.Type != "AWS::IAM::Policy" {
+			continue
+		}
+		var p policy
+		if err := json.Unmarshal(r.Properties, &p); err != nil {
+			t.Fatalf("policy %s: %v", id, err)
+		}
+		for _, s := range p.PolicyDocument.Statement {
+			if s.Effect != "Allow" {
+				continue
+			}
+			var actions []string
+			if err := json.Unmarshal(s.Action, &actions); err != nil {
+				var one string
+				if err := json.Unmarshal(s.Action, &one); err != nil {
+					t.Fatalf("policy %s: action %s: %v", id, s.Action, err)
+				}
+				actions = []string{one}
+			}
+			for _, role := range p.Roles {
+				if out[role.Ref] == nil {
+					out[role.Ref] = map[string]bool{}
+				}
+				for _, a := range actions {
+					out[role.Ref][a] = true
+				}
+			}
+		}
+	}
+	return out
+}
+
+func keys[V any](m map[string]V) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	slices.Sort(out)
+	return out
+}
