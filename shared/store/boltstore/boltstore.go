@@ -107,7 +107,7 @@ func (r *record) item() store.Item {
 		GSI1PK: r.GSI1PK, GSI1SK: r.GSI1SK,
 		GSI2PK: r.GSI2PK, GSI2SK: r.GSI2SK,
 		Version:   r.Ver,
-		ExpiresAt: expiresAt(r.TTL),
+		ExpiresAt: store.ExpiresAtOf(r.TTL),
 	}
 	if len(r.Data) > 0 {
 		it.Data = json.RawMessage(r.Data)
@@ -153,7 +153,7 @@ func load(tx *bolt.Tx, pk, sk string, now int64) (*record, bool, error) {
 	if err := json.Unmarshal(v, &r); err != nil {
 		return nil, false, fmt.Errorf("decode %s/%s: %w", pk, sk, err)
 	}
-	return &r, !expired(r.TTL, now), nil
+	return &r, !store.Expired(r.TTL, now), nil
 }
 
 // check evaluates cond against the item's state; an expired item is absent.
@@ -196,7 +196,7 @@ func put(tx *bolt.Tx, it store.Item, cond store.Cond, now int64) (store.Item, er
 		GSI1PK: it.GSI1PK, GSI1SK: it.GSI1SK,
 		GSI2PK: it.GSI2PK, GSI2SK: it.GSI2SK,
 		Ver:  1,
-		TTL:  ttlOf(it.ExpiresAt),
+		TTL:  store.TTLOf(it.ExpiresAt),
 		Data: it.Data,
 	}
 	if live {
@@ -249,7 +249,7 @@ func nowSeconds() int64 { return time.Now().Unix() }
 
 // Get returns the item or errs.NotFound.
 func (s *Store) Get(ctx context.Context, pk, sk string) (store.Item, error) {
-	if err := validateKeys(pk, sk); err != nil {
+	if err := store.ValidateKeys(pk, sk); err != nil {
 		return store.Item{}, fmt.Errorf("boltstore get: %w", err)
 	}
 	if err := ctx.Err(); err != nil {
@@ -275,7 +275,7 @@ func (s *Store) Get(ctx context.Context, pk, sk string) (store.Item, error) {
 
 // Put writes the item under cond and returns it with its new version.
 func (s *Store) Put(ctx context.Context, it store.Item, cond store.Cond) (store.Item, error) {
-	if err := firstErr(validateItem(it), validateCond(cond)); err != nil {
+	if err := store.FirstErr(store.ValidateItem(it), store.ValidateCond(cond)); err != nil {
 		return store.Item{}, fmt.Errorf("boltstore put: %w", err)
 	}
 	if err := ctx.Err(); err != nil {
@@ -295,7 +295,7 @@ func (s *Store) Put(ctx context.Context, it store.Item, cond store.Cond) (store.
 
 // Delete removes the item under cond.
 func (s *Store) Delete(ctx context.Context, pk, sk string, cond store.Cond) error {
-	if err := firstErr(validateKeys(pk, sk), validateCond(cond)); err != nil {
+	if err := store.FirstErr(store.ValidateKeys(pk, sk), store.ValidateCond(cond)); err != nil {
 		return fmt.Errorf("boltstore delete: %w", err)
 	}
 	if err := ctx.Err(); err != nil {
@@ -313,7 +313,7 @@ func (s *Store) Delete(ctx context.Context, pk, sk string, cond store.Cond) erro
 // same as checking every condition against the state before the
 // transaction, as DynamoDB does.
 func (s *Store) Transact(ctx context.Context, ops []store.Op) error {
-	if err := validateOps(ops); err != nil {
+	if err := store.ValidateOps(ops); err != nil {
 		return fmt.Errorf("boltstore transact: %w", err)
 	}
 	if len(ops) == 0 {
@@ -360,7 +360,7 @@ func (s *Store) Transact(ctx context.Context, ops []store.Op) error {
 // Query lists matching live items. It walks every match to count Total, as
 // the DynamoDB engine must too, but decodes only the page it returns.
 func (s *Store) Query(ctx context.Context, q store.Query) (store.Result, error) {
-	if err := validateQuery(q); err != nil {
+	if err := store.ValidateQuery(q); err != nil {
 		return store.Result{}, fmt.Errorf("boltstore query: %w", err)
 	}
 	if err := ctx.Err(); err != nil {
@@ -395,7 +395,7 @@ func (s *Store) Query(ctx context.Context, q store.Query) (store.Result, error) 
 			if err := json.Unmarshal(v, &e); err != nil {
 				return fmt.Errorf("decode %q: %w", k, err)
 			}
-			if !expired(e.TTL, now) {
+			if !store.Expired(e.TTL, now) {
 				matches = append(matches, v)
 			}
 		}
@@ -438,7 +438,7 @@ func (s *Store) PurgeExpired(ctx context.Context) (int, error) {
 			if err := json.Unmarshal(v, &r); err != nil {
 				return fmt.Errorf("decode %q: %w", k, err)
 			}
-			if expired(r.TTL, now) {
+			if store.Expired(r.TTL, now) {
 				dead = append(dead, &r)
 			}
 			return nil

@@ -244,7 +244,7 @@ func putUpdate(it store.Item, c store.Cond, now int64, overExpired bool) update 
 			set = append(set, e.n(a.attr)+" = "+e.v(a.attr, str(a.val)))
 		}
 	}
-	if ttl := ttlOf(it.ExpiresAt); ttl != 0 {
+	if ttl := store.TTLOf(it.ExpiresAt); ttl != 0 {
 		set = append(set, e.n(attrTTL)+" = "+e.v(attrTTL, num(ttl)))
 	} else {
 		remove = append(remove, e.n(attrTTL))
@@ -356,7 +356,7 @@ func decode(av map[string]types.AttributeValue) (store.Item, int64, error) {
 	if len(it.Data) == 0 {
 		it.Data = nil
 	}
-	it.ExpiresAt = expiresAt(ttl)
+	it.ExpiresAt = store.ExpiresAtOf(ttl)
 	return it, ttl, nil
 }
 
@@ -374,7 +374,7 @@ func decodeNum(name string, v types.AttributeValue) (int64, error) {
 
 // Get returns the item or errs.NotFound.
 func (s *Store) Get(ctx context.Context, pk, sk string) (store.Item, error) {
-	if err := validateKeys(pk, sk); err != nil {
+	if err := store.ValidateKeys(pk, sk); err != nil {
 		return store.Item{}, fmt.Errorf("dynamostore get: %w", err)
 	}
 	out, err := s.client.GetItem(ctx, &dynamodb.GetItemInput{
@@ -392,7 +392,7 @@ func (s *Store) Get(ctx context.Context, pk, sk string) (store.Item, error) {
 	if err != nil {
 		return store.Item{}, fmt.Errorf("dynamostore get %s/%s: %w", pk, sk, err)
 	}
-	if expired(ttl, nowSeconds()) {
+	if store.Expired(ttl, nowSeconds()) {
 		return store.Item{}, fmt.Errorf("dynamostore get %s/%s: %w", pk, sk, errs.E(errs.NotFound, "item not found"))
 	}
 	return it, nil
@@ -400,7 +400,7 @@ func (s *Store) Get(ctx context.Context, pk, sk string) (store.Item, error) {
 
 // Put writes the item under cond and returns it with its new version.
 func (s *Store) Put(ctx context.Context, it store.Item, cond store.Cond) (store.Item, error) {
-	if err := firstErr(validateItem(it), validateCond(cond)); err != nil {
+	if err := store.FirstErr(store.ValidateItem(it), store.ValidateCond(cond)); err != nil {
 		return store.Item{}, fmt.Errorf("dynamostore put: %w", err)
 	}
 	overExpired := false
@@ -415,7 +415,7 @@ func (s *Store) Put(ctx context.Context, it store.Item, cond store.Cond) (store.
 			ExpressionAttributeValues: u.e.valueMap(),
 			ReturnValues:              types.ReturnValueUpdatedNew,
 		})
-		if err != nil && isConditionFailed(err) && isZeroCond(cond) && attempt < maxAttempts {
+		if err != nil && isConditionFailed(err) && store.IsZeroCond(cond) && attempt < maxAttempts {
 			// See putUpdate: the item is expired, or was revived meanwhile.
 			overExpired = !overExpired
 			continue
@@ -429,7 +429,7 @@ func (s *Store) Put(ctx context.Context, it store.Item, cond store.Cond) (store.
 		}
 		// Return what a Get would: TTL precision, no empty Data.
 		it.Version = ver
-		it.ExpiresAt = expiresAt(ttlOf(it.ExpiresAt))
+		it.ExpiresAt = store.ExpiresAtOf(store.TTLOf(it.ExpiresAt))
 		if len(it.Data) == 0 {
 			it.Data = nil
 		}
@@ -439,7 +439,7 @@ func (s *Store) Put(ctx context.Context, it store.Item, cond store.Cond) (store.
 
 // Delete removes the item under cond.
 func (s *Store) Delete(ctx context.Context, pk, sk string, cond store.Cond) error {
-	if err := firstErr(validateKeys(pk, sk), validateCond(cond)); err != nil {
+	if err := store.FirstErr(store.ValidateKeys(pk, sk), store.ValidateCond(cond)); err != nil {
 		return fmt.Errorf("dynamostore delete: %w", err)
 	}
 	e := newExpr()
@@ -475,7 +475,7 @@ func indexAttrs(idx store.Index) (pk, sk string, name *string) {
 // Limit caps items read before filtering), dropping expired items that TTL
 // has not yet deleted, and keeps only the requested page.
 func (s *Store) Query(ctx context.Context, q store.Query) (store.Result, error) {
-	if err := validateQuery(q); err != nil {
+	if err := store.ValidateQuery(q); err != nil {
 		return store.Result{}, fmt.Errorf("dynamostore query: %w", err)
 	}
 	pkAttr, skAttr, index := indexAttrs(q.Index)
@@ -506,7 +506,7 @@ func (s *Store) Query(ctx context.Context, q store.Query) (store.Result, error) 
 			if err != nil {
 				return store.Result{}, fmt.Errorf("dynamostore query %s %s: %w", q.Index, q.PK, err)
 			}
-			if expired(ttl, now) {
+			if store.Expired(ttl, now) {
 				continue
 			}
 			if res.Total >= q.Offset && (q.Limit == 0 || len(res.Items) < q.Limit) {
@@ -562,7 +562,7 @@ func (s *Store) transactItem(op store.Op, now int64, overExpired bool) types.Tra
 // TransactionConflict, where DynamoDB cancels because another transaction
 // was touching an item at that moment and nothing was wrong with ours.
 func (s *Store) Transact(ctx context.Context, ops []store.Op) error {
-	if err := validateOps(ops); err != nil {
+	if err := store.ValidateOps(ops); err != nil {
 		return fmt.Errorf("dynamostore transact: %w", err)
 	}
 	if len(ops) == 0 {
@@ -612,7 +612,7 @@ func cancelled(ops []store.Op, tce *types.TransactionCanceledException, overExpi
 		switch code := aws.ToString(r.Code); code {
 		case "", "None":
 		case "ConditionalCheckFailed":
-			if op.Kind == store.OpPut && isZeroCond(op.Cond) {
+			if op.Kind == store.OpPut && store.IsZeroCond(op.Cond) {
 				overExpired[i] = !overExpired[i]
 				retry = true
 				continue

@@ -1,8 +1,7 @@
-package boltstore
+package store
 
-// This file is duplicated in dynamostore (package name aside): both engines
-// must reject exactly the same input, and the store package, the natural
-// home, is not ours to extend. The contract suite checks they agree.
+// Input rules shared by every engine: both must reject exactly the same
+// input, so code that works locally works in AWS. The contract suite checks.
 
 import (
 	"fmt"
@@ -11,7 +10,6 @@ import (
 	"unicode/utf8"
 
 	"github.com/openrescale/platform/shared/errs"
-	"github.com/openrescale/platform/shared/store"
 )
 
 // DynamoDB's key limits, enforced here too so data that fits locally fits
@@ -37,15 +35,15 @@ func validateKey(field, v string, limit int) error {
 	return nil
 }
 
-func validateKeys(pk, sk string) error {
+func ValidateKeys(pk, sk string) error {
 	if err := validateKey("pk", pk, maxPKBytes); err != nil {
 		return err
 	}
 	return validateKey("sk", sk, maxSKBytes)
 }
 
-func validateItem(it store.Item) error {
-	if err := validateKeys(it.PK, it.SK); err != nil {
+func ValidateItem(it Item) error {
+	if err := ValidateKeys(it.PK, it.SK); err != nil {
 		return err
 	}
 	idx := []struct{ name, pk, sk string }{
@@ -66,19 +64,19 @@ func validateItem(it store.Item) error {
 			return err
 		}
 	}
-	if n := itemSize(it); n > store.MaxItemBytes {
-		return errs.Field("data", "item is %d bytes, more than the limit of %d", n, store.MaxItemBytes)
+	if n := itemSize(it); n > MaxItemBytes {
+		return errs.Field("data", "item is %d bytes, more than the limit of %d", n, MaxItemBytes)
 	}
 	return nil
 }
 
 // itemSize approximates DynamoDB's accounting; MaxItemBytes leaves room for
 // attribute names and numbers.
-func itemSize(it store.Item) int {
+func itemSize(it Item) int {
 	return len(it.PK) + len(it.SK) + len(it.GSI1PK) + len(it.GSI1SK) + len(it.GSI2PK) + len(it.GSI2SK) + len(it.Data)
 }
 
-func validateCond(c store.Cond) error {
+func ValidateCond(c Cond) error {
 	switch {
 	case c.IfVersion < 0:
 		return errs.Field("cond", "IfVersion must not be negative")
@@ -88,11 +86,11 @@ func validateCond(c store.Cond) error {
 	return nil
 }
 
-func isZeroCond(c store.Cond) bool { return c == store.Cond{} }
+func IsZeroCond(c Cond) bool { return c == Cond{} }
 
-func validateQuery(q store.Query) error {
+func ValidateQuery(q Query) error {
 	switch q.Index {
-	case store.Primary, store.GSI1, store.GSI2:
+	case Primary, GSI1, GSI2:
 	default:
 		return errs.Field("index", "unknown index %q", q.Index)
 	}
@@ -107,30 +105,30 @@ func validateQuery(q store.Query) error {
 
 type itemKey struct{ pk, sk string }
 
-// validateOps checks a transaction before anything is written, so a bad op
+// ValidateOps checks a transaction before anything is written, so a bad op
 // is Invalid rather than a partial failure.
-func validateOps(ops []store.Op) error {
-	if len(ops) > store.MaxTransactOps {
-		return errs.Field("ops", "a transaction holds at most %d ops, got %d", store.MaxTransactOps, len(ops))
+func ValidateOps(ops []Op) error {
+	if len(ops) > MaxTransactOps {
+		return errs.Field("ops", "a transaction holds at most %d ops, got %d", MaxTransactOps, len(ops))
 	}
 	seen := make(map[itemKey]bool, len(ops))
 	for i, op := range ops {
 		var err error
 		switch op.Kind {
-		case store.OpPut:
-			err = validateItem(op.Item)
-		case store.OpDelete:
-			err = validateKeys(op.Item.PK, op.Item.SK)
-		case store.OpCheck:
-			err = validateKeys(op.Item.PK, op.Item.SK)
-			if err == nil && isZeroCond(op.Cond) {
+		case OpPut:
+			err = ValidateItem(op.Item)
+		case OpDelete:
+			err = ValidateKeys(op.Item.PK, op.Item.SK)
+		case OpCheck:
+			err = ValidateKeys(op.Item.PK, op.Item.SK)
+			if err == nil && IsZeroCond(op.Cond) {
 				err = errs.Field("cond", "a check needs a condition")
 			}
 		default:
 			err = errs.Field("kind", "unknown op kind %d", op.Kind)
 		}
 		if err == nil {
-			err = validateCond(op.Cond)
+			err = ValidateCond(op.Cond)
 		}
 		if err != nil {
 			return fmt.Errorf("op %d: %w", i, err)
@@ -146,10 +144,10 @@ func validateOps(ops []store.Op) error {
 	return nil
 }
 
-// ttlOf turns an expiry into DynamoDB's TTL: epoch seconds, 0 for none.
+// TTLOf turns an expiry into DynamoDB's TTL: epoch seconds, 0 for none.
 // Rounding up keeps an item visible until its expiry, never before; an
-// expiry before 1970 becomes 1 so it still reads as set and expired.
-func ttlOf(t time.Time) int64 {
+// expiry before 1970 becomes 1 so it still reads as set and Expired.
+func TTLOf(t time.Time) int64 {
 	if t.IsZero() {
 		return 0
 	}
@@ -160,19 +158,19 @@ func ttlOf(t time.Time) int64 {
 	return max(s, 1)
 }
 
-// expiresAt is the inverse of ttlOf, at its precision.
-func expiresAt(ttl int64) time.Time {
+// ExpiresAtOf is the inverse of TTLOf, at its precision.
+func ExpiresAtOf(ttl int64) time.Time {
 	if ttl == 0 {
 		return time.Time{}
 	}
 	return time.Unix(ttl, 0)
 }
 
-// expired reports whether an item with this TTL is gone at now (epoch
+// Expired reports whether an item with this TTL is gone at now (epoch
 // seconds): visible while now < ttl.
-func expired(ttl, now int64) bool { return ttl != 0 && ttl <= now }
+func Expired(ttl, now int64) bool { return ttl != 0 && ttl <= now }
 
-func firstErr(list ...error) error {
+func FirstErr(list ...error) error {
 	for _, err := range list {
 		if err != nil {
 			return err
