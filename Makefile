@@ -6,6 +6,7 @@ SERVERS := tests/servers
 STAMP   := $(SERVERS)/node_modules/.installed
 
 .PHONY: test serve build
+test: export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION = 20
 test: $(STAMP)
 	REQUIRE_TEST_SERVERS=1 go test -count=1 -v ./...
 
