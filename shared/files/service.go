@@ -57,12 +57,19 @@ func (s *Service) Upload(ctx context.Context, req UploadRequest) (File, error) {
 	key := NewKey(req.Owner.UserID, req.Name)
 	md, sh := md5.New(), sha512.New()
 	body := io.TeeReader(req.Body, io.MultiWriter(md, sh))
+	var capped *capReader
 	if s.MaxFileBytes > 0 {
-		body = &capReader{r: body, left: s.MaxFileBytes}
+		capped = &capReader{r: body, left: s.MaxFileBytes, limit: s.MaxFileBytes}
+		body = capped
 	}
 	attrs, err := s.Bucket.Put(ctx, key, body, req.ContentType)
 	if err != nil {
 		_ = s.Bucket.Delete(context.WithoutCancel(ctx), key)
+		// The adapter may report its own failure (an aborted multipart
+		// upload) ahead of ours; the size limit is what the client must see.
+		if capped != nil && capped.err != nil {
+			return File{}, capped.err
+		}
 		return File{}, fmt.Errorf("store upload %q: %w", req.Name, err)
 	}
 	if attrs.Size == 0 {
@@ -113,15 +120,21 @@ func hexSum(h hash.Hash) string { return hex.EncodeToString(h.Sum(nil)) }
 
 // capReader fails a body that grows past the limit, so the upload aborts.
 type capReader struct {
-	r    io.Reader
-	left int64
+	r     io.Reader
+	left  int64
+	limit int64
+	err   error // sticky, so Upload can report it whatever the adapter says
 }
 
 func (c *capReader) Read(p []byte) (int, error) {
+	if c.err != nil {
+		return 0, c.err
+	}
 	n, err := c.r.Read(p)
 	c.left -= int64(n)
 	if c.left < 0 {
-		return n, errs.E(errs.TooLarge, "file exceeds the maximum upload size")
+		c.err = errs.E(errs.TooLarge, "file exceeds the maximum upload size of %d bytes", c.limit)
+		return n, c.err
 	}
 	return n, err
 }

@@ -1,0 +1,337 @@
+package files
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"mime"
+	"net/http"
+	"net/url"
+	"path"
+	"strconv"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/openrescale/platform/shared/errs"
+	"github.com/openrescale/platform/shared/files"
+	"github.com/openrescale/platform/shared/httpapi"
+)
+
+// Download is GET and HEAD /api/v2/files/{id}/contents/. http.ServeContent
+// does RFC 7233 single and multiple ranges, HEAD and the conditional
+// headers; the blob is read lazily, range by range, never whole.
+func (h Handlers) Download(w http.ResponseWriter, r *http.Request) error {
+	_, f, err := h.lookup(r)
+	if err != nil {
+		return err
+	}
+	if !f.IsUploaded {
+		return errs.E(errs.Conflict, "file %s has not finished uploading", f.ID)
+	}
+	hd := w.Header()
+	hd.Set("Content-Type", downloadType(f))
+	hd.Set("Content-Disposition", contentDisposition(f.Name))
+	if f.MD5 != "" {
+		hd.Set("ETag", `"`+f.MD5+`"`)
+	}
+	content := &blobSeeker{ctx: r.Context(), svc: h.Files, f: f}
+	defer content.Close()
+	ew := &errorJSON{ResponseWriter: w}
+	http.ServeContent(ew, r, "", f.DateUploaded, content)
+	if ew.status != 0 {
+		// ServeContent's 412 and 416 are plain text; the API's errors are
+		// JSON. Content-Range ("bytes */size") stays for 416.
+		hd.Del("Content-Disposition")
+		hd.Del("X-Content-Type-Options")
+		detail := strings.TrimSpace(ew.msg.String())
+		if detail == "" {
+			detail = http.StatusText(ew.status)
+		}
+		httpapi.WriteJSON(w, ew.status, httpapi.ErrorBody{Detail: detail})
+	}
+	return nil
+}
+
+// errorJSON holds back an error status and its text from ServeContent.
+type errorJSON struct {
+	http.ResponseWriter
+	status int
+	msg    bytes.Buffer
+}
+
+func (e *errorJSON) WriteHeader(code int) {
+	if code >= 400 {
+		e.status = code
+		return
+	}
+	e.ResponseWriter.WriteHeader(code)
+}
+
+func (e *errorJSON) Write(b []byte) (int, error) {
+	if e.status != 0 {
+		if e.msg.Len() < 1024 {
+			e.msg.Write(b)
+		}
+		return len(b), nil
+	}
+	return e.ResponseWriter.Write(b)
+}
+
+// Unwrap lets http.ResponseController reach the connection.
+func (e *errorJSON) Unwrap() http.ResponseWriter { return e.ResponseWriter }
+
+func downloadType(f files.File) string {
+	if f.ContentType != "" {
+		return f.ContentType
+	}
+	if t := mime.TypeByExtension(path.Ext(f.Name)); t != "" {
+		return t
+	}
+	return "application/octet-stream"
+}
+
+// contentDisposition names the download twice: filename* (RFC 6266/5987)
+// for the exact UTF-8 name, and a plain ASCII filename for old clients.
+func contentDisposition(name string) string {
+	ascii := strings.Map(func(r rune) rune {
+		if r < 0x20 || r >= 0x7f || r == '"' || r == '\\' {
+			return '_'
+		}
+		return r
+	}, name)
+	return `attachment; filename="` + ascii + `"; filename*=UTF-8''` + url.PathEscape(name)
+}
+
+// blobSeeker is an io.ReadSeeker over a stored file that opens a ranged
+// reader at the current offset on the first Read after a Seek, so
+// ServeContent's seeks (to learn the size, to start each range) cost no
+// I/O and nothing is buffered beyond one read.
+type blobSeeker struct {
+	ctx context.Context
+	svc *files.Service
+	f   files.File
+	off int64
+	rc  io.ReadCloser
+	at  int64 // offset rc will read next
+}
+
+func (s *blobSeeker) Read(p []byte) (int, error) {
+	if s.off >= s.f.Size {
+		return 0, io.EOF
+	}
+	if s.rc != nil && s.at != s.off {
+		s.rc.Close()
+		s.rc = nil
+	}
+	if s.rc == nil {
+		rc, err := s.svc.Open(s.ctx, s.f, s.off, -1)
+		if err != nil {
+			return 0, err
+		}
+		s.rc, s.at = rc, s.off
+	}
+	n, err := s.rc.Read(p)
+	s.off += int64(n)
+	s.at += int64(n)
+	if errors.Is(err, io.EOF) && s.off < s.f.Size {
+		err = io.ErrUnexpectedEOF // the blob is shorter than its record
+	}
+	return n, err
+}
+
+func (s *blobSeeker) Seek(offset int64, whence int) (int64, error) {
+	switch whence {
+	case io.SeekStart:
+	case io.SeekCurrent:
+		offset += s.off
+	case io.SeekEnd:
+		offset += s.f.Size
+	default:
+		return 0, errors.New("blobSeeker: bad whence")
+	}
+	if offset < 0 {
+		return 0, errors.New("blobSeeker: negative offset")
+	}
+	s.off = offset
+	return offset, nil
+}
+
+// Close releases the open range reader, if any.
+func (s *blobSeeker) Close() error {
+	if s.rc == nil {
+		return nil
+	}
+	err := s.rc.Close()
+	s.rc = nil
+	return err
+}
+
+// Lines paging: a page of lines, like a page of records.
+const (
+	defaultLinePage = 1000
+	maxLinePage     = 10000
+	// maxLine splits longer lines into pieces, so one page stays bounded
+	// even for a file without newlines; joining the pieces gives the file
+	// back.
+	maxLine = 64 << 10
+	// sniffSize is how much of the start decides text or binary.
+	sniffSize = 8 << 10
+)
+
+// Lines is GET /api/v2/files/{id}/lines/: {"lines": [...]} with each line's
+// "\n", page_size lines per page (?page from 1), and "next" when more
+// follow. The file is scanned as a stream, never loaded.
+func (h Handlers) Lines(w http.ResponseWriter, r *http.Request) error {
+	_, f, err := h.lookup(r)
+	if err != nil {
+		return err
+	}
+	if !f.IsUploaded {
+		return errs.E(errs.Conflict, "file %s has not finished uploading", f.ID)
+	}
+	page, size, err := linePage(r)
+	if err != nil {
+		return err
+	}
+	rc, err := h.Files.Open(r.Context(), f, 0, -1)
+	if err != nil {
+		return err
+	}
+	defer rc.Close()
+	br := bufio.NewReaderSize(rc, maxLine)
+	head, err := br.Peek(sniffSize)
+	if err != nil && !errors.Is(err, io.EOF) {
+		return err
+	}
+	if binary(head, len(head) == sniffSize) {
+		return errs.E(errs.Invalid, "file %s is not a plain text file; download it from its downloadUrl", f.ID)
+	}
+	lr := &lineReader{br: br}
+	skip := int64(page-1) * int64(size)
+	for i := int64(0); i < skip; i++ {
+		if _, err := lr.next(); err != nil {
+			if errors.Is(err, io.EOF) {
+				return errs.E(errs.NotFound, "Invalid page.")
+			}
+			return err
+		}
+	}
+	var lines []string
+	more := false
+	for len(lines) < size {
+		line, err := lr.next()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return err
+		}
+		lines = append(lines, line)
+	}
+	if len(lines) == size {
+		more = lr.more()
+	}
+	if page > 1 && len(lines) == 0 {
+		return errs.E(errs.NotFound, "Invalid page.")
+	}
+	body := struct {
+		Lines []string `json:"lines"`
+		Next  *string  `json:"next,omitempty"`
+	}{Lines: nonNil(lines)}
+	if more {
+		u := h.Base.PageURL(r, page+1)
+		body.Next = &u
+	}
+	httpapi.WriteJSON(w, http.StatusOK, body)
+	return nil
+}
+
+// lineReader yields lines with their "\n"; a line longer than maxLine
+// comes in pieces cut on UTF-8 boundaries.
+type lineReader struct {
+	br    *bufio.Reader
+	carry []byte // the start of a rune cut off the previous piece
+}
+
+// next returns the next line or piece; io.EOF when nothing is left.
+func (l *lineReader) next() (string, error) {
+	b, err := l.br.ReadSlice('\n')
+	if len(l.carry) > 0 {
+		b = append(l.carry, b...)
+		l.carry = nil
+	}
+	switch {
+	case err == nil:
+		return string(b), nil
+	case errors.Is(err, io.EOF):
+		if len(b) > 0 {
+			return string(b), nil
+		}
+		return "", io.EOF
+	case errors.Is(err, bufio.ErrBufferFull):
+		cut := runeCut(b)
+		l.carry = append([]byte(nil), b[cut:]...)
+		return string(b[:cut]), nil
+	}
+	return "", err
+}
+
+// more reports whether anything is left to read.
+func (l *lineReader) more() bool {
+	if len(l.carry) > 0 {
+		return true
+	}
+	_, err := l.br.Peek(1)
+	return err == nil
+}
+
+// runeCut is the length of b without a multi-byte rune cut short at its end.
+func runeCut(b []byte) int {
+	for i := len(b) - 1; i > 0 && i >= len(b)-utf8.UTFMax; i-- {
+		if utf8.RuneStart(b[i]) {
+			if utf8.FullRune(b[i:]) {
+				return len(b)
+			}
+			return i
+		}
+	}
+	return len(b)
+}
+
+// binary reports bytes that are not text: a NUL, or invalid UTF-8 (a
+// multi-byte sequence cut by the end of the sample is not held against it).
+func binary(b []byte, truncated bool) bool {
+	for i := 0; i < len(b); {
+		if b[i] == 0 {
+			return true
+		}
+		r, n := utf8.DecodeRune(b[i:])
+		if r == utf8.RuneError && n <= 1 {
+			if truncated && len(b)-i < utf8.UTFMax && !utf8.FullRune(b[i:]) {
+				return false
+			}
+			return true
+		}
+		i += n
+	}
+	return false
+}
+
+func linePage(r *http.Request) (page, size int, err error) {
+	q := r.URL.Query()
+	page, size = 1, defaultLinePage
+	if s := q.Get("page"); s != "" {
+		if page, err = strconv.Atoi(s); err != nil || page < 1 {
+			return 0, 0, errs.Field("page", "page must be a positive integer, got %q", s)
+		}
+	}
+	if s := q.Get("page_size"); s != "" {
+		if size, err = strconv.Atoi(s); err != nil || size < 1 {
+			return 0, 0, errs.Field("page_size", "page_size must be a positive integer, got %q", s)
+		}
+		size = min(size, maxLinePage)
+	}
+	return page, size, nil
+}
