@@ -455,7 +455,7 @@ func (s *Service) UploadFolder(ctx context.Context, uid, folderID string) (strin
 		return "", err
 	}
 	if f.Kind != KindLibrary {
-		return "", errs.Field("current_folder_id", "current_folder_id: files can only be uploaded into MyLibrary folders; job folders are immutable")
+		return "", errs.Field("current_folder_id", "files can only be uploaded into MyLibrary folders: MyJobs and job folders are immutable")
 	}
 	return f.ID, nil
 }
