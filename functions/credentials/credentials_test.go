@@ -1,0 +1,106 @@
+package credentials_test
+
+import (
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/openrescale/platform/functions/credentials"
+	"github.com/openrescale/platform/shared/blob/fileblob"
+	"github.com/openrescale/platform/shared/errs"
+	"github.com/openrescale/platform/shared/httpapi"
+	"github.com/openrescale/platform/shared/storagecreds"
+)
+
+type oneUser struct{}
+
+func (oneUser) Authenticate(r *http.Request) (httpapi.Principal, error) {
+	switch r.Header.Get("Authorization") {
+	case "Token alice":
+		return httpapi.Principal{UserID: "alice1", KeyID: "k1"}, nil
+	case "Token bob":
+		return httpapi.Principal{UserID: "bob001", KeyID: "k2"}, nil
+	}
+	return httpapi.Principal{}, errs.E(errs.Unauthenticated, "Invalid token.")
+}
+
+func TestIssueAndUseLocalGrant(t *testing.T) {
+	b, err := fileblob.New(filepath.Join(t.TempDir(), "blobs"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	grants := &storagecreds.Local{Secret: []byte("s3cr3t-s3cr3t-s3cr3t-s3cr3t-s3cr"), Now: time.Now}
+	h := credentials.Handlers{Issuer: grants}
+	d := credentials.Direct{Grants: grants, Bucket: b}
+	srv, err := httpapi.NewHandler([]httpapi.Route{
+		{Name: "c1", Method: "POST", Path: "/api/credentials/", Handler: h.Create},
+		{Name: "c2", Method: "POST", Path: "/api/v2/credentials/", Handler: h.Create},
+		{Name: "dput", Method: "PUT", Path: "/api/v2/files/direct/{key...}", Public: true, Handler: d.Put},
+		{Name: "dget", Method: "GET", Path: "/api/v2/files/direct/{key...}", Public: true, Handler: d.Get},
+	}, httpapi.Config{Auth: oneUser{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	call := func(method, target, auth, body string) *httptest.ResponseRecorder {
+		req := httptest.NewRequest(method, target, strings.NewReader(body))
+		if auth != "" {
+			req.Header.Set("Authorization", auth)
+		}
+		rec := httptest.NewRecorder()
+		srv.ServeHTTP(rec, req)
+		return rec
+	}
+	rec := call("POST", "/api/credentials/", "Token alice", "")
+	if rec.Code != 201 {
+		t.Fatalf("create: %d %s", rec.Code, rec.Body)
+	}
+	var g map[string]string
+	_ = json.Unmarshal(rec.Body.Bytes(), &g)
+	for _, f := range []string{"accessKey", "secretKey", "sessionToken", "storageDir", "expiration", "directUrl"} {
+		if _, ok := g[f]; !ok {
+			t.Errorf("response lacks %s: %s", f, rec.Body)
+		}
+	}
+	if g["storageDir"] != "user/user_alice1" || g["directUrl"] != "http://example.com/api/v2/files/direct/" {
+		t.Fatalf("response %s", rec.Body)
+	}
+	if _, err := time.Parse(time.RFC3339, g["expiration"]); err != nil || strings.Contains(g["expiration"], ".") {
+		t.Fatalf("expiration %q", g["expiration"])
+	}
+	tok := g["sessionToken"]
+	if rec := call("PUT", "/api/v2/files/direct/user/user_alice1/SGE/run.sh?grant="+tok, "", "#!/bin/sh\n"); rec.Code != 200 {
+		t.Fatalf("direct put: %d %s", rec.Code, rec.Body)
+	}
+	if rec := call("GET", "/api/v2/files/direct/user/user_alice1/SGE/run.sh?grant="+tok, "", ""); rec.Code != 200 || rec.Body.String() != "#!/bin/sh\n" {
+		t.Fatalf("direct get: %d %q", rec.Code, rec.Body)
+	}
+	if rec := call("PUT", "/api/v2/files/direct/user/user_bob001/x?grant="+tok, "", "x"); rec.Code != 403 {
+		t.Fatalf("other user's prefix: %d %s", rec.Code, rec.Body)
+	}
+	if rec := call("PUT", "/api/v2/files/direct/user/user_alice1/x", "", "x"); rec.Code != 401 {
+		t.Fatalf("no grant: %d %s", rec.Code, rec.Body)
+	}
+
+	rec = call("POST", "/api/v2/credentials/", "Token alice", `{"paths": [{"path": "user/user_alice1/SGE/run.sh"}]}`)
+	if rec.Code != 201 {
+		t.Fatalf("paths: %d %s", rec.Code, rec.Body)
+	}
+	_ = json.Unmarshal(rec.Body.Bytes(), &g)
+	if rec := call("PUT", "/api/v2/files/direct/user/user_alice1/other?grant="+g["sessionToken"], "", "x"); rec.Code != 403 {
+		t.Fatalf("path grant used elsewhere: %d", rec.Code)
+	}
+	if rec := call("POST", "/api/v2/credentials/", "Token bob", `{"paths": [{"path": "user/user_alice1/SGE/run.sh"}]}`); rec.Code != 403 {
+		t.Fatalf("bob asks for alice's path: %d %s", rec.Code, rec.Body)
+	}
+	if rec := call("POST", "/api/v2/credentials/", "Token bob", `{"paths": "x"}`); rec.Code != 400 || !strings.Contains(rec.Body.String(), `"field":"paths"`) {
+		t.Fatalf("bad paths: %d %s", rec.Code, rec.Body)
+	}
+	if rec := call("POST", "/api/v2/credentials/", "", ""); rec.Code != 401 {
+		t.Fatalf("anonymous: %d", rec.Code)
+	}
+}

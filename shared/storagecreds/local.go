@@ -1,0 +1,95 @@
+package storagecreds
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/openrescale/platform/shared/errs"
+	"github.com/openrescale/platform/shared/files"
+)
+
+// LocalAccessKey is the accessKey of local grants: there is no key pair,
+// the sessionToken alone authorises.
+const LocalAccessKey = "rescale-local"
+
+// DirectPath is the local route that takes a grant:
+// PUT or GET <DirectPath><key>?grant=<sessionToken>.
+const DirectPath = "/api/v2/files/direct/"
+
+// Local issues grants signed with the data directory's secret (HMAC-SHA256).
+// A grant is stateless: it cannot be revoked before it expires, which is
+// why its lifetime is short.
+type Local struct {
+	Secret []byte
+	TTL    time.Duration // default DefaultDuration
+	Now    func() time.Time
+}
+
+type grantClaims struct {
+	User    string   `json:"u"`
+	Paths   []string `json:"p,omitempty"`
+	Expires int64    `json:"e"`
+}
+
+// Issue implements Issuer.
+func (l *Local) Issue(_ context.Context, userID string, paths []string) (Grant, error) {
+	if err := CheckPaths(userID, paths); err != nil {
+		return Grant{}, err
+	}
+	ttl := l.TTL
+	if ttl == 0 {
+		ttl = DefaultDuration
+	}
+	exp := l.Now().Add(ttl).UTC().Truncate(time.Second)
+	payload, err := json.Marshal(grantClaims{User: userID, Paths: paths, Expires: exp.Unix()})
+	if err != nil {
+		return Grant{}, fmt.Errorf("encode grant: %w", err)
+	}
+	p := base64.RawURLEncoding.EncodeToString(payload)
+	token := "v1." + p + "." + base64.RawURLEncoding.EncodeToString(l.mac(p))
+	return Grant{
+		AccessKey: LocalAccessKey, SecretKey: "", SessionToken: token,
+		StorageDir: StorageDir(userID), Expiration: exp, DirectPath: DirectPath,
+	}, nil
+}
+
+func (l *Local) mac(payload string) []byte {
+	m := hmac.New(sha256.New, l.Secret)
+	m.Write([]byte("storage-grant\x00" + payload))
+	return m.Sum(nil)
+}
+
+// Authorize returns the user a grant was issued to if it is genuine,
+// unexpired and covers key; otherwise errs.Forbidden (errs.Unauthenticated
+// for a token that is not a grant at all).
+func (l *Local) Authorize(token, key string) (string, error) {
+	parts := strings.Split(token, ".")
+	if len(parts) != 3 || parts[0] != "v1" {
+		return "", errs.E(errs.Unauthenticated, "Invalid grant.")
+	}
+	sig, err := base64.RawURLEncoding.DecodeString(parts[2])
+	if err != nil || !hmac.Equal(sig, l.mac(parts[1])) {
+		return "", errs.E(errs.Unauthenticated, "Invalid grant.")
+	}
+	raw, err := base64.RawURLEncoding.DecodeString(parts[1])
+	if err != nil {
+		return "", errs.E(errs.Unauthenticated, "Invalid grant.")
+	}
+	var c grantClaims
+	if err := json.Unmarshal(raw, &c); err != nil || c.User == "" {
+		return "", errs.E(errs.Unauthenticated, "Invalid grant.")
+	}
+	if l.Now().Unix() >= c.Expires {
+		return "", errs.E(errs.Forbidden, "The grant has expired.")
+	}
+	if !Allows(files.UserPrefix(c.User), c.Paths, key) {
+		return "", errs.E(errs.Forbidden, "The grant does not cover %q.", key)
+	}
+	return c.User, nil
+}
