@@ -308,10 +308,15 @@ func (s *Service) AddTag(ctx context.Context, uid, id string, t files.Tag) (Job,
 	})
 }
 
-// RemoveTag removes the tag with t's normalised name, if present.
+// RemoveTag removes the tag with t's normalised name; a job without it is
+// errs.NotFound, as for file tags.
 func (s *Service) RemoveTag(ctx context.Context, uid, id string, t files.Tag) (Job, error) {
 	return s.update(ctx, uid, id, func(j *Job) error {
+		n := len(j.Tags)
 		j.Tags = slices.DeleteFunc(j.Tags, func(x files.Tag) bool { return x.NormalizedName == t.NormalizedName })
+		if len(j.Tags) == n {
+			return errs.E(errs.NotFound, "Job %s has no tag %q.", id, t.Name)
+		}
 		return nil
 	})
 }

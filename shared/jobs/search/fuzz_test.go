@@ -2,6 +2,7 @@ package search
 
 import (
 	"math"
+	"strings"
 	"testing"
 
 	"github.com/openrescale/platform/shared/errs"
@@ -31,6 +32,12 @@ func FuzzParse(f *testing.F) {
 		`"and" "#x" "owner:y"`,
 		"((((a))))",
 		"(a b) (c d) or (e or f)",
+		// White space the quotes keep and the trims and the tag
+		// normalization drop.
+		"#\"-\u00a0x\"", "\"\u00a0x\"", "comment:\"\u0085\"", "#\"a\nb\"", "owner:\"\u2003a b\"",
+		// Canonical forms beyond the limits.
+		strings.Repeat("a ", MaxLen/2),
+		strings.Repeat("a (b or ", 25) + "c" + strings.Repeat(")", 25),
 		// Errors.
 		"(a", "a)", "()", "a and", "or", `""`, `"abc`, "#", "%23", "#-_-", "owner:", "owner: x",
 		"ab\xffc",
