@@ -20,6 +20,7 @@ import (
 	"github.com/openrescale/platform/shared/accounts"
 	"github.com/openrescale/platform/shared/auth"
 	"github.com/openrescale/platform/shared/catalog"
+	"github.com/openrescale/platform/shared/folders"
 	"github.com/openrescale/platform/shared/gateway"
 	"github.com/openrescale/platform/shared/httpapi"
 	"github.com/openrescale/platform/shared/ratelimit"
@@ -69,6 +70,7 @@ func build(ctx context.Context, getenv func(string) string, log *slog.Logger) (a
 	}
 	base := httpapi.BaseURL{Public: getenv("PUBLIC_URL")}
 	deps := api.Deps{Accounts: accts, Catalog: cat, Base: base, KeyMaxLifetime: lifetime, Now: time.Now}
+	deps.Folders = folders.New(st, nil, time.Now)
 	return Handler(route, deps, httpapi.Config{
 		Auth:  gateway.Authenticator{Fallback: auth.Tokens{Keys: accts}},
 		Limit: ratelimit.New(rate, 2*int(rate), time.Now),

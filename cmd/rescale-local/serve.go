@@ -18,6 +18,7 @@ import (
 	"github.com/openrescale/platform/shared/auth"
 	"github.com/openrescale/platform/shared/catalog"
 	"github.com/openrescale/platform/shared/errs"
+	"github.com/openrescale/platform/shared/folders"
 	"github.com/openrescale/platform/shared/httpapi"
 	"github.com/openrescale/platform/shared/ratelimit"
 	"github.com/openrescale/platform/shared/store/boltstore"
@@ -95,6 +96,7 @@ func Open(ctx context.Context, cfg Config, stdout io.Writer, log *slog.Logger) (
 	deps := api.Deps{
 		Accounts:       m.accounts,
 		Catalog:        cat,
+		Folders:        folders.New(st, nil, time.Now),
 		Base:           base,
 		KeyMaxLifetime: cfg.KeyLifetime,
 		Now:            time.Now,

@@ -9,8 +9,10 @@ import (
 
 	"github.com/openrescale/platform/functions/apikeys"
 	fcatalog "github.com/openrescale/platform/functions/catalog"
+	ffolders "github.com/openrescale/platform/functions/folders"
 	"github.com/openrescale/platform/functions/health"
 	"github.com/openrescale/platform/shared/accounts"
+	"github.com/openrescale/platform/shared/folders"
 	"github.com/openrescale/platform/shared/httpapi"
 )
 
@@ -19,7 +21,9 @@ import (
 type Deps struct {
 	Accounts *accounts.Service
 	Catalog  fcatalog.Source
-	Base     httpapi.BaseURL
+	// Folders keeps the v3 folder tree.
+	Folders *folders.Service
+	Base    httpapi.BaseURL
 	// Ready checks dependencies for /healthz.
 	Ready func(ctx context.Context) error
 	// KeyMaxLifetime is the API key lifetime policy (0: keys never expire).
@@ -33,9 +37,11 @@ func Routes(d Deps) []httpapi.Route {
 	cat := fcatalog.Handlers{Catalog: d.Catalog, Base: d.Base}
 	keys := apikeys.Handlers{Keys: d.Accounts, Base: d.Base, MaxLifetime: d.KeyMaxLifetime, Now: d.Now}
 	hl := health.Handlers{Ready: d.Ready}
+	fo := ffolders.Handlers{Folders: d.Folders, Base: d.Base}
 
 	r := httpapi.TableRead
 	w := httpapi.TableWrite
+	bw := httpapi.BucketWrite
 	return []httpapi.Route{
 		{Name: "healthz", Method: "GET", Path: "/healthz", Public: true, Needs: []httpapi.Permission{r}, Handler: hl.Healthz},
 
@@ -46,5 +52,14 @@ func Routes(d Deps) []httpapi.Route {
 		{Name: "apikeys-list", Method: "GET", Path: "/api/v2/users/me/api-keys/", Needs: []httpapi.Permission{r}, Handler: keys.List},
 		{Name: "apikeys-create", Method: "POST", Path: "/api/v2/users/me/api-keys/", Needs: []httpapi.Permission{r, w}, Handler: keys.Create},
 		{Name: "apikeys-delete", Method: "DELETE", Path: "/api/v2/users/me/api-keys/{id}/", Needs: []httpapi.Permission{r, w}, Handler: keys.Delete},
+
+		// One parameter name per path position: API Gateway rejects sibling
+		// resources with different variable names ({parent_folder_id} vs
+		// {folder_id} in the spec).
+		{Name: "folders-roots", Method: "GET", Path: "/api/v3/users/me/folders/", Needs: []httpapi.Permission{r, w}, Handler: fo.Roots},
+		{Name: "folders-create", Method: "POST", Path: "/api/v3/folders/{id}/", Needs: []httpapi.Permission{r, w}, Handler: fo.Create},
+		{Name: "folders-get", Method: "GET", Path: "/api/v3/folders/{id}/", Needs: []httpapi.Permission{r}, Handler: fo.Get},
+		{Name: "folders-delete", Method: "DELETE", Path: "/api/v3/folders/{id}/", Needs: []httpapi.Permission{r, w, bw}, Handler: fo.Delete},
+		{Name: "folders-contents", Method: "GET", Path: "/api/v3/folders/{id}/contents/", Needs: []httpapi.Permission{r}, Handler: fo.Contents},
 	}
 }
