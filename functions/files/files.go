@@ -70,25 +70,25 @@ type storageView struct {
 
 // fileView is the spec's File object, fields in the spec's order.
 type fileView struct {
-	TypeID               int          `json:"typeId"`
-	Name                 string       `json:"name"`
-	DateUploaded         string       `json:"dateUploaded"`
-	RelativePath         string       `json:"relativePath"`
-	EncodedEncryptionKey *string      `json:"encodedEncryptionKey"`
-	DownloadURL          string       `json:"downloadUrl"`
-	SharedWith           []string     `json:"sharedWith"`
-	DecryptedSize        int64        `json:"decryptedSize"`
-	Owner                string       `json:"owner"`
-	Path                 string       `json:"path"`
-	IsUploaded           bool         `json:"isUploaded"`
-	ViewInBrowser        bool         `json:"viewInBrowser"`
-	ID                   string       `json:"id"`
-	IsDeleted            bool         `json:"isDeleted"`
-	MD5                  *string      `json:"md5"`
-	UserTags             []files.Tag  `json:"userTags"`
-	FileChecksums        []checksum   `json:"fileChecksums"`
-	PathParts            pathParts    `json:"pathParts"`
-	Storage              storageView  `json:"storage"`
+	TypeID               int         `json:"typeId"`
+	Name                 string      `json:"name"`
+	DateUploaded         string      `json:"dateUploaded"`
+	RelativePath         string      `json:"relativePath"`
+	EncodedEncryptionKey *string     `json:"encodedEncryptionKey"`
+	DownloadURL          string      `json:"downloadUrl"`
+	SharedWith           []string    `json:"sharedWith"`
+	DecryptedSize        int64       `json:"decryptedSize"`
+	Owner                string      `json:"owner"`
+	Path                 string      `json:"path"`
+	IsUploaded           bool        `json:"isUploaded"`
+	ViewInBrowser        bool        `json:"viewInBrowser"`
+	ID                   string      `json:"id"`
+	IsDeleted            bool        `json:"isDeleted"`
+	MD5                  *string     `json:"md5"`
+	UserTags             []files.Tag `json:"userTags"`
+	FileChecksums        []checksum  `json:"fileChecksums"`
+	PathParts            pathParts   `json:"pathParts"`
+	Storage              storageView `json:"storage"`
 }
 
 // dateLayout is the spec's timestamp: microseconds, "Z" for UTC.
