@@ -29,7 +29,7 @@ func FuzzParse(f *testing.F) {
 		`project:" padded "`,
 		"foo:bar http://x :owner:x ſoftware:x",
 		"-foo a#b",
-		`"and" "#x" "owner:y"`,
+		`"and" "#x" "%23x" "owner:y"`,
 		"((((a))))",
 		"(a b) (c d) or (e or f)",
 		// White space the quotes keep and the trims and the tag

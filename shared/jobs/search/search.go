@@ -300,7 +300,7 @@ func valueString(v string) string {
 // than one token.
 func textNeedsQuotes(v string) bool {
 	return v == "" || strings.ContainsFunc(v, isDelim) || keyword(v) != tEOF ||
-		strings.HasPrefix(v, "#") || facetPrefix(v) != ""
+		hasTagPrefix(v) || facetPrefix(v) != ""
 }
 
 // quote picks the delimiters that cannot occur in v. Values the parser
