@@ -20,9 +20,11 @@ import (
 	"github.com/openrescale/platform/shared/accounts"
 	"github.com/openrescale/platform/shared/auth"
 	"github.com/openrescale/platform/shared/catalog"
+	"github.com/openrescale/platform/shared/files"
 	"github.com/openrescale/platform/shared/folders"
 	"github.com/openrescale/platform/shared/gateway"
 	"github.com/openrescale/platform/shared/httpapi"
+	"github.com/openrescale/platform/shared/jobs"
 	"github.com/openrescale/platform/shared/ratelimit"
 	"github.com/openrescale/platform/shared/store/dynamostore"
 )
@@ -70,6 +72,10 @@ func build(ctx context.Context, getenv func(string) string, log *slog.Logger) (a
 	}
 	base := httpapi.BaseURL{Public: getenv("PUBLIC_URL")}
 	deps := api.Deps{Accounts: accts, Catalog: cat, Base: base, KeyMaxLifetime: lifetime, Now: time.Now}
+	// No bucket here yet, so deleteInputFiles answers 503 in AWS until the
+	// files wiring gives the jobs routes a file service.
+	jobFiles := files.NewRepo(st)
+	deps.Jobs, deps.JobCatalog, deps.JobFiles = jobs.New(st, cat, jobFiles, nil, time.Now), cat, jobFiles
 	deps.Folders = folders.New(st, nil, time.Now)
 	return Handler(route, deps, httpapi.Config{
 		Auth:  gateway.Authenticator{Fallback: auth.Tokens{Keys: accts}},

@@ -18,8 +18,10 @@ import (
 	"github.com/openrescale/platform/shared/auth"
 	"github.com/openrescale/platform/shared/catalog"
 	"github.com/openrescale/platform/shared/errs"
+	"github.com/openrescale/platform/shared/files"
 	"github.com/openrescale/platform/shared/folders"
 	"github.com/openrescale/platform/shared/httpapi"
+	"github.com/openrescale/platform/shared/jobs"
 	"github.com/openrescale/platform/shared/ratelimit"
 	"github.com/openrescale/platform/shared/store/boltstore"
 )
@@ -96,6 +98,9 @@ func Open(ctx context.Context, cfg Config, stdout io.Writer, log *slog.Logger) (
 	deps := api.Deps{
 		Accounts:       m.accounts,
 		Catalog:        cat,
+		Jobs:           jobs.New(st, cat, files.NewRepo(st), nil, time.Now),
+		JobCatalog:     cat,
+		JobFiles:       files.NewRepo(st),
 		Folders:        folders.New(st, nil, time.Now),
 		Base:           base,
 		KeyMaxLifetime: cfg.KeyLifetime,

@@ -7,13 +7,18 @@ import (
 	"context"
 	"time"
 
+	"github.com/openrescale/platform/events/s3objects"
 	"github.com/openrescale/platform/functions/apikeys"
 	fcatalog "github.com/openrescale/platform/functions/catalog"
+	ffiles "github.com/openrescale/platform/functions/files"
 	ffolders "github.com/openrescale/platform/functions/folders"
 	"github.com/openrescale/platform/functions/health"
+	fjobs "github.com/openrescale/platform/functions/jobs"
 	"github.com/openrescale/platform/shared/accounts"
+	"github.com/openrescale/platform/shared/files"
 	"github.com/openrescale/platform/shared/folders"
 	"github.com/openrescale/platform/shared/httpapi"
+	"github.com/openrescale/platform/shared/jobs"
 )
 
 // Deps are the domain services the handlers call. Adapters behind them
@@ -21,6 +26,12 @@ import (
 type Deps struct {
 	Accounts *accounts.Service
 	Catalog  fcatalog.Source
+	// Files stores file records and bytes (shared by the files, uploads
+	// and storage-event code).
+	Files *files.Service
+	// Objects applies storage events; the upload-complete endpoint calls
+	// it directly for objects small enough to hash within a request.
+	Objects *s3objects.Handler
 	// Folders keeps the v3 folder tree.
 	Folders *folders.Service
 	Base    httpapi.BaseURL
@@ -29,6 +40,19 @@ type Deps struct {
 	// KeyMaxLifetime is the API key lifetime policy (0: keys never expire).
 	KeyMaxLifetime time.Duration
 	Now            func() time.Time
+
+	// Jobs keeps saved jobs; JobCatalog and JobFiles are what their
+	// rendering reads (analysis names and coretypes, input file records).
+	Jobs       *jobs.Service
+	JobCatalog fjobs.Catalog
+	JobFiles   jobs.Files
+
+	// FileFolders resolves an upload's current_folder_id (nil: no
+	// folders); FileInUse guards deletes of files a running job needs
+	// (nil: never in use); FileStorage is rendered as each file's storage.
+	FileFolders ffiles.Folders
+	FileInUse   ffiles.InUse
+	FileStorage ffiles.Storage
 }
 
 // Routes returns the route table. Only Name, Method, Path, Public and Needs
@@ -37,10 +61,13 @@ func Routes(d Deps) []httpapi.Route {
 	cat := fcatalog.Handlers{Catalog: d.Catalog, Base: d.Base}
 	keys := apikeys.Handlers{Keys: d.Accounts, Base: d.Base, MaxLifetime: d.KeyMaxLifetime, Now: d.Now}
 	hl := health.Handlers{Ready: d.Ready}
-	fo := ffolders.Handlers{Folders: d.Folders, Base: d.Base}
+	jh := fjobs.Handlers{Jobs: d.Jobs, Catalog: d.JobCatalog, Files: d.JobFiles, Users: d.Accounts, Base: d.Base}
+	fo := ffolders.Handlers{Folders: d.Folders, Base: d.Base, Storage: ffolders.Storage(d.FileStorage)}
+	fh := ffiles.Handlers{Files: d.Files, Folders: d.FileFolders, InUse: d.FileInUse, Base: d.Base, Storage: d.FileStorage}
 
 	r := httpapi.TableRead
 	w := httpapi.TableWrite
+	br := httpapi.BucketRead
 	bw := httpapi.BucketWrite
 	return []httpapi.Route{
 		{Name: "healthz", Method: "GET", Path: "/healthz", Public: true, Needs: []httpapi.Permission{r}, Handler: hl.Healthz},
@@ -52,6 +79,31 @@ func Routes(d Deps) []httpapi.Route {
 		{Name: "apikeys-list", Method: "GET", Path: "/api/v2/users/me/api-keys/", Needs: []httpapi.Permission{r}, Handler: keys.List},
 		{Name: "apikeys-create", Method: "POST", Path: "/api/v2/users/me/api-keys/", Needs: []httpapi.Permission{r, w}, Handler: keys.Create},
 		{Name: "apikeys-delete", Method: "DELETE", Path: "/api/v2/users/me/api-keys/{id}/", Needs: []httpapi.Permission{r, w}, Handler: keys.Delete},
+
+		{Name: "jobs-list", Method: "GET", Path: "/api/v2/jobs/", Needs: []httpapi.Permission{r}, Handler: jh.List},
+		{Name: "jobs-create", Method: "POST", Path: "/api/v2/jobs/", Needs: []httpapi.Permission{r, w}, Handler: jh.Create},
+		{Name: "jobs-delete-many", Method: "DELETE", Path: "/api/v2/jobs/", Needs: []httpapi.Permission{r, w, httpapi.BucketWrite}, Handler: jh.DeleteMany},
+		{Name: "jobs-get", Method: "GET", Path: "/api/v2/jobs/{id}/", Needs: []httpapi.Permission{r}, Handler: jh.Get},
+		{Name: "jobs-patch", Method: "PATCH", Path: "/api/v2/jobs/{id}/", Needs: []httpapi.Permission{r, w}, Handler: jh.Patch},
+		{Name: "jobs-put", Method: "PUT", Path: "/api/v2/jobs/{id}/", Needs: []httpapi.Permission{r, w}, Handler: jh.Put},
+		{Name: "jobs-delete", Method: "DELETE", Path: "/api/v2/jobs/{id}/", Needs: []httpapi.Permission{r, w, httpapi.BucketWrite}, Handler: jh.Delete},
+		{Name: "jobs-tags-list", Method: "GET", Path: "/api/v2/jobs/{id}/tags/", Needs: []httpapi.Permission{r}, Handler: jh.ListTags},
+		{Name: "jobs-tags-add", Method: "POST", Path: "/api/v2/jobs/{id}/tags/", Needs: []httpapi.Permission{r, w}, Handler: jh.AddTag},
+		{Name: "jobs-tags-remove", Method: "DELETE", Path: "/api/v2/jobs/{id}/tags/", Needs: []httpapi.Permission{r, w}, Handler: jh.RemoveTag},
+		{Name: "jobs-share", Method: "POST", Path: "/api/v2/jobs/{id}/share/", Needs: []httpapi.Permission{r, w}, Handler: jh.Share},
+
+		{Name: "files-list", Method: "GET", Path: "/api/v2/files/", Needs: []httpapi.Permission{r}, Handler: fh.List},
+		{Name: "files-upload", Method: "POST", Path: "/api/v2/files/contents/", Needs: []httpapi.Permission{r, w, br, bw}, Handler: fh.Upload},
+		{Name: "files-upload-put", Method: "PUT", Path: "/api/v2/files/contents/", Needs: []httpapi.Permission{r, w, br, bw}, Handler: fh.Upload},
+		{Name: "files-get", Method: "GET", Path: "/api/v2/files/{id}/", Needs: []httpapi.Permission{r}, Handler: fh.Get},
+		{Name: "files-patch", Method: "PATCH", Path: "/api/v2/files/{id}/", Needs: []httpapi.Permission{r, w}, Handler: fh.Patch},
+		{Name: "files-delete", Method: "DELETE", Path: "/api/v2/files/{id}/", Needs: []httpapi.Permission{r, w, bw}, Handler: fh.Delete},
+		{Name: "files-download", Method: "GET", Path: "/api/v2/files/{id}/contents/", Needs: []httpapi.Permission{r, br}, Handler: fh.Download},
+		{Name: "files-download-head", Method: "HEAD", Path: "/api/v2/files/{id}/contents/", Needs: []httpapi.Permission{r, br}, Handler: fh.Download},
+		{Name: "files-lines", Method: "GET", Path: "/api/v2/files/{id}/lines/", Needs: []httpapi.Permission{r, br}, Handler: fh.Lines},
+		{Name: "files-tags-list", Method: "GET", Path: "/api/v2/files/{id}/tags/", Needs: []httpapi.Permission{r}, Handler: fh.ListTags},
+		{Name: "files-tags-add", Method: "POST", Path: "/api/v2/files/{id}/tags/", Needs: []httpapi.Permission{r, w}, Handler: fh.AddTag},
+		{Name: "files-tags-remove", Method: "DELETE", Path: "/api/v2/files/{id}/tags/", Needs: []httpapi.Permission{r, w}, Handler: fh.RemoveTag},
 
 		// One parameter name per path position: API Gateway rejects sibling
 		// resources with different variable names ({parent_folder_id} vs
