@@ -196,4 +196,3 @@ func TestLocalGrant(t *testing.T) {
 		t.Fatalf("expired grant: %v", err)
 	}
 }
-
