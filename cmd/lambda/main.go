@@ -15,10 +15,14 @@ import (
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
 
+	"github.com/openrescale/platform/events/s3objects"
 	"github.com/openrescale/platform/functions/api"
+	ffiles "github.com/openrescale/platform/functions/files"
 	"github.com/openrescale/platform/shared/accounts"
 	"github.com/openrescale/platform/shared/auth"
+	"github.com/openrescale/platform/shared/blob/s3blob"
 	"github.com/openrescale/platform/shared/catalog"
 	"github.com/openrescale/platform/shared/files"
 	"github.com/openrescale/platform/shared/folders"
@@ -54,6 +58,15 @@ func build(ctx context.Context, getenv func(string) string, log *slog.Logger) (a
 	if route == "authorizer" {
 		return gateway.Authorizer{Keys: accts}.Authorize, nil
 	}
+	if route == "s3-object-created" {
+		// The bucket's ObjectCreated and ObjectRemoved notifications.
+		bucketName := getenv("BUCKET_NAME")
+		if bucketName == "" {
+			return nil, fmt.Errorf("BUCKET_NAME must be set for ROUTE=%s", route)
+		}
+		h := &s3objects.Handler{Repo: files.NewRepo(st), Bucket: s3blob.New(s3.NewFromConfig(awsCfg), bucketName), Log: log}
+		return h.HandleS3, nil
+	}
 	cat, err := catalog.Load()
 	if err != nil {
 		return nil, fmt.Errorf("load catalog: %w", err)
@@ -72,11 +85,29 @@ func build(ctx context.Context, getenv func(string) string, log *slog.Logger) (a
 	}
 	base := httpapi.BaseURL{Public: getenv("PUBLIC_URL")}
 	deps := api.Deps{Accounts: accts, Catalog: cat, Base: base, KeyMaxLifetime: lifetime, Now: time.Now}
+	if bucketName := getenv("BUCKET_NAME"); bucketName != "" {
+		// A Lambda request body is at most 6 MB, base64 for binary bodies:
+		// 4 MiB of file fits. Larger files go through presigned uploads.
+		maxUpload := int64(4 << 20)
+		if s := getenv("MAX_UPLOAD_BYTES"); s != "" {
+			if maxUpload, err = strconv.ParseInt(s, 10, 64); err != nil {
+				return nil, fmt.Errorf("MAX_UPLOAD_BYTES: %w", err)
+			}
+		}
+		deps.Files = &files.Service{Repo: files.NewRepo(st), Bucket: s3blob.New(s3.NewFromConfig(awsCfg), bucketName), Now: time.Now, MaxFileBytes: maxUpload}
+		deps.FileStorage = ffiles.Storage{ID: "s3", Type: "S3Storage", Container: bucketName, Region: awsCfg.Region}
+	}
 	// No bucket here yet, so deleteInputFiles answers 503 in AWS until the
 	// files wiring gives the jobs routes a file service.
 	jobFiles := files.NewRepo(st)
 	deps.Jobs, deps.JobCatalog, deps.JobFiles = jobs.New(st, cat, jobFiles, nil, time.Now), cat, jobFiles
-	deps.Folders = folders.New(st, nil, time.Now)
+	// A nil *files.Service must not become a non-nil FileDeleter.
+	var fileDeleter folders.FileDeleter
+	if deps.Files != nil {
+		fileDeleter = deps.Files
+	}
+	deps.Folders = folders.New(st, fileDeleter, time.Now)
+	deps.FileFolders = deps.Folders
 	return Handler(route, deps, httpapi.Config{
 		Auth:  gateway.Authenticator{Fallback: auth.Tokens{Keys: accts}},
 		Limit: ratelimit.New(rate, 2*int(rate), time.Now),

@@ -13,9 +13,12 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/openrescale/platform/events/s3objects"
 	"github.com/openrescale/platform/functions/api"
+	ffiles "github.com/openrescale/platform/functions/files"
 	"github.com/openrescale/platform/shared/accounts"
 	"github.com/openrescale/platform/shared/auth"
+	"github.com/openrescale/platform/shared/blob/fileblob"
 	"github.com/openrescale/platform/shared/catalog"
 	"github.com/openrescale/platform/shared/errs"
 	"github.com/openrescale/platform/shared/files"
@@ -36,6 +39,8 @@ type Config struct {
 	KeyLifetime  time.Duration
 	DefaultEmail string
 	DefaultKey   string
+	// MaxUploadBytes caps one file uploaded through the API (0: no cap).
+	MaxUploadBytes int64
 }
 
 // Main is the local platform: build it with Open, then Run it.
@@ -45,8 +50,12 @@ type Main struct {
 	stdout   io.Writer
 	store    *boltstore.Store
 	accounts *accounts.Service
-	server   *http.Server
-	listener net.Listener
+	bucket   *fileblob.Bucket
+	// objectEvents delivers the bucket's events to the storage-event
+	// handler; Close drains it before the store closes.
+	objectEvents *s3objects.Queue
+	server       *http.Server
+	listener     net.Listener
 }
 
 func runServe(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) error {
@@ -59,6 +68,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 	fs.Float64Var(&cfg.RatePerSec, "rate-limit", 50, "requests per second per API key (0: unlimited)")
 	fs.IntVar(&cfg.RateBurst, "rate-burst", 100, "burst size per API key")
 	fs.DurationVar(&cfg.KeyLifetime, "key-max-lifetime", 0, "maximum API key lifetime for new keys, e.g. 2160h (0: never expire)")
+	fs.Int64Var(&cfg.MaxUploadBytes, "max-upload-bytes", 0, "largest file accepted by POST /api/v2/files/contents/, in bytes (0: no limit)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -94,14 +104,29 @@ func Open(ctx context.Context, cfg Config, stdout io.Writer, log *slog.Logger) (
 		m.Close()
 		return nil, fmt.Errorf("load catalog: %w", err)
 	}
+	fileRepo := files.NewRepo(st)
+	objects := &s3objects.Handler{Repo: fileRepo, Log: log}
+	m.objectEvents = s3objects.NewQueue(objects.Handle, 4, log)
+	m.bucket, err = fileblob.New(filepath.Join(cfg.DataDir, "blobs"), fileblob.WithEvents(m.objectEvents.Push))
+	if err != nil {
+		m.Close()
+		return nil, fmt.Errorf("open file storage: %w", err)
+	}
+	objects.Bucket = m.bucket
+	fileSvc := &files.Service{Repo: fileRepo, Bucket: m.bucket, Now: time.Now, MaxFileBytes: cfg.MaxUploadBytes}
+	folderSvc := folders.New(st, fileSvc, time.Now)
 	base := httpapi.BaseURL{Public: cfg.PublicURL}
 	deps := api.Deps{
 		Accounts:       m.accounts,
 		Catalog:        cat,
-		Jobs:           jobs.New(st, cat, files.NewRepo(st), nil, time.Now),
+		Jobs:           jobs.New(st, cat, fileRepo, fileSvc, time.Now),
 		JobCatalog:     cat,
-		JobFiles:       files.NewRepo(st),
-		Folders:        folders.New(st, nil, time.Now),
+		JobFiles:       fileRepo,
+		Files:          fileSvc,
+		Objects:        objects,
+		Folders:        folderSvc,
+		FileFolders:    folderSvc,
+		FileStorage:    ffiles.Storage{ID: "local", Type: "LocalStorage", Container: "local"},
 		Base:           base,
 		KeyMaxLifetime: cfg.KeyLifetime,
 		Now:            time.Now,
@@ -122,7 +147,10 @@ func Open(ctx context.Context, cfg Config, stdout io.Writer, log *slog.Logger) (
 		return nil, fmt.Errorf("listen on %s: %w", cfg.Addr, err)
 	}
 	m.server = &http.Server{
-		Handler:           h,
+		Handler: h,
+		// No ReadTimeout or WriteTimeout: they bound a whole request, and
+		// a multi-gigabyte upload or download must not be cut off. A
+		// stalled client is bounded by the header timeout and TCP.
 		ReadHeaderTimeout: 30 * time.Second,
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
@@ -209,12 +237,22 @@ func (m *Main) Run(ctx context.Context) error {
 	return nil
 }
 
-// Close releases the store.
+// Close releases the store, after the storage events still queued have
+// been applied to it.
 func (m *Main) Close() error {
-	if m.store == nil {
-		return nil
+	if m.objectEvents != nil {
+		m.objectEvents.Close()
+		m.objectEvents = nil
 	}
-	err := m.store.Close()
+	var err error
+	if m.bucket != nil {
+		err = m.bucket.Close()
+		m.bucket = nil
+	}
+	if m.store == nil {
+		return err
+	}
+	err = errors.Join(err, m.store.Close())
 	m.store = nil
 	return err
 }
