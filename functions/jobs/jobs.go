@@ -29,9 +29,6 @@ type Users interface {
 	UserByEmail(ctx context.Context, email string) (accounts.User, error)
 }
 
-// Search compiles the q parameter into a predicate; nil: q is refused.
-type Search func(q string) (func(jobs.Job) bool, error)
-
 // Handlers serve the jobs endpoints.
 type Handlers struct {
 	Jobs    *jobs.Service
@@ -42,7 +39,6 @@ type Handlers struct {
 	// RenderFile renders a File object as the files endpoints do; nil
 	// falls back to renderFile.
 	RenderFile func(r *http.Request, f files.File) any
-	Search     Search
 }
 
 func (h Handlers) renderFile(r *http.Request, f files.File) any {
@@ -258,10 +254,7 @@ func (h Handlers) List(w http.ResponseWriter, r *http.Request) error {
 		return errs.Field("state", "state must be completed or not_completed, got %q", s)
 	}
 	if s := strings.TrimSpace(q.Get("q")); s != "" {
-		if h.Search == nil {
-			return errs.Field("q", "q: search is not available yet")
-		}
-		m, err := h.Search(s)
+		m, err := h.matcher(s)
 		if err != nil {
 			return err
 		}

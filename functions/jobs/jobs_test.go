@@ -179,7 +179,7 @@ func TestErrors(t *testing.T) {
 		{"bad f", "GET", "/api/v2/jobs/?f=3", "", 400, `"field":"f"`},
 		{"bad job_status", "GET", "/api/v2/jobs/?job_status=SAVED", "", 400, `"field":"job_status"`},
 		{"bad state", "GET", "/api/v2/jobs/?state=done", "", 400, `"field":"state"`},
-		{"q not available", "GET", "/api/v2/jobs/?q=x", "", 400, `"field":"q"`},
+		{"q syntax", "GET", "/api/v2/jobs/?q=%28x", "", 400, `"field":"q"`},
 		{"unknown job", "GET", "/api/v2/jobs/nosuch/", "", 404, `Not found.`},
 		{"bad id", "GET", "/api/v2/jobs/no-such/", "", 404, `Not found.`},
 		{"bulk delete without ids", "DELETE", "/api/v2/jobs/", `{}`, 400, `"field":"jobIds"`},
@@ -218,6 +218,11 @@ func TestLifecycle(t *testing.T) {
 	}
 	if _, out := e.do("alice", "GET", "/api/v2/jobs/?state=not_completed", ""); !strings.Contains(out, `"count":2`) {
 		t.Errorf("not completed: %s", out)
+	}
+	for q, n := range map[string]string{"second": "1", "%23none": "0", "software:user_included+and+not+Second": "1", "owner:alice@example.com": "2"} {
+		if _, out := e.do("alice", "GET", "/api/v2/jobs/?q="+q, ""); !strings.Contains(out, `"count":`+n) {
+			t.Errorf("q=%s: %s", q, out)
+		}
 	}
 	if _, out := e.do("alice", "GET", "/api/v2/jobs/?job_status=completed", ""); !strings.Contains(out, `"count":0`) {
 		t.Errorf("job_status: %s", out)
@@ -267,6 +272,9 @@ func TestLifecycle(t *testing.T) {
 	code, out = e.do("alice", "POST", "/api/v2/jobs/"+j1+"/tags/", `{"name": "new - tag _ 1"}`)
 	if code != 201 || out != `{"name":"new - tag _ 1","normalizedName":"newtag1"}`+"\n" {
 		t.Fatalf("add tag: %d %s", code, out)
+	}
+	if _, out := e.do("alice", "GET", "/api/v2/jobs/?q=%23%22new+tag+1%22", ""); !strings.Contains(out, `"count":1`) || !strings.Contains(out, j1) {
+		t.Fatalf("q by tag: %s", out)
 	}
 	if _, out := e.do("bob", "GET", "/api/v2/jobs/"+j1+"/tags/", ""); out != `[{"name":"new - tag _ 1","normalizedName":"newtag1"}]`+"\n" {
 		t.Fatalf("tags: %s", out)
