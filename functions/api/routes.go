@@ -61,7 +61,8 @@ func Routes(d Deps) []httpapi.Route {
 	cat := fcatalog.Handlers{Catalog: d.Catalog, Base: d.Base}
 	keys := apikeys.Handlers{Keys: d.Accounts, Base: d.Base, MaxLifetime: d.KeyMaxLifetime, Now: d.Now}
 	hl := health.Handlers{Ready: d.Ready}
-	jh := fjobs.Handlers{Jobs: d.Jobs, Catalog: d.JobCatalog, Files: d.JobFiles, Users: d.Accounts, Base: d.Base}
+	jh := fjobs.Handlers{Jobs: d.Jobs, Catalog: d.JobCatalog, Files: d.JobFiles, Users: d.Accounts, Base: d.Base,
+		RenderFile: ffiles.Handlers{Base: d.Base, Storage: d.FileStorage}.RenderFile}
 	fo := ffolders.Handlers{Folders: d.Folders, Base: d.Base, Storage: ffolders.Storage(d.FileStorage)}
 	fh := ffiles.Handlers{Files: d.Files, Folders: d.FileFolders, InUse: d.FileInUse, Base: d.Base, Storage: d.FileStorage}
 
