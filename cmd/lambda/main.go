@@ -16,6 +16,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/sts"
 
 	"github.com/openrescale/platform/events/s3objects"
 	"github.com/openrescale/platform/functions/api"
@@ -30,7 +31,10 @@ import (
 	"github.com/openrescale/platform/shared/httpapi"
 	"github.com/openrescale/platform/shared/jobs"
 	"github.com/openrescale/platform/shared/ratelimit"
+	"github.com/openrescale/platform/shared/storagecreds"
+	"github.com/openrescale/platform/shared/store"
 	"github.com/openrescale/platform/shared/store/dynamostore"
+	"github.com/openrescale/platform/shared/uploads"
 )
 
 func main() {
@@ -64,7 +68,10 @@ func build(ctx context.Context, getenv func(string) string, log *slog.Logger) (a
 		if bucketName == "" {
 			return nil, fmt.Errorf("BUCKET_NAME must be set for ROUTE=%s", route)
 		}
-		h := &s3objects.Handler{Repo: files.NewRepo(st), Bucket: s3blob.New(s3.NewFromConfig(awsCfg), bucketName), Log: log}
+		bucket := s3blob.New(s3.NewFromConfig(awsCfg), bucketName)
+		fileSvc := &files.Service{Repo: files.NewRepo(st), Bucket: bucket, Now: time.Now}
+		h := &s3objects.Handler{Repo: fileSvc.Repo, Bucket: bucket, Log: log}
+		h.Sessions = newUploads(st, fileSvc, bucket, h)
 		return h.HandleS3, nil
 	}
 	cat, err := catalog.Load()
@@ -94,8 +101,15 @@ func build(ctx context.Context, getenv func(string) string, log *slog.Logger) (a
 				return nil, fmt.Errorf("MAX_UPLOAD_BYTES: %w", err)
 			}
 		}
-		deps.Files = &files.Service{Repo: files.NewRepo(st), Bucket: s3blob.New(s3.NewFromConfig(awsCfg), bucketName), Now: time.Now, MaxFileBytes: maxUpload}
+		bucket := s3blob.New(s3.NewFromConfig(awsCfg), bucketName)
+		deps.Files = &files.Service{Repo: files.NewRepo(st), Bucket: bucket, Now: time.Now, MaxFileBytes: maxUpload}
 		deps.FileStorage = ffiles.Storage{ID: "s3", Type: "S3Storage", Container: bucketName, Region: awsCfg.Region}
+		deps.Objects = &s3objects.Handler{Repo: deps.Files.Repo, Bucket: bucket, Log: log}
+		deps.Uploads = newUploads(st, deps.Files, bucket, deps.Objects)
+		deps.Objects.Sessions = deps.Uploads
+		if role := getenv("UPLOAD_ROLE_ARN"); role != "" {
+			deps.Credentials = &storagecreds.STS{Client: sts.NewFromConfig(awsCfg), RoleARN: role, Bucket: bucketName}
+		}
 	}
 	// No bucket here yet, so deleteInputFiles answers 503 in AWS until the
 	// files wiring gives the jobs routes a file service.
@@ -114,4 +128,18 @@ func build(ctx context.Context, getenv func(string) string, log *slog.Logger) (a
 		Log:   log,
 		Base:  base,
 	})
+}
+
+// newUploads wires multipart upload sessions to S3: clients PUT parts to
+// presigned URLs, and the complete call hashes objects up to 64 MiB itself
+// (S3 streams that to Lambda in well under API Gateway's 29 s); larger ones
+// are hashed by the ObjectCreated:CompleteMultipartUpload event's function.
+func newUploads(st store.Store, fileSvc *files.Service, bucket *s3blob.Bucket, objects *s3objects.Handler) *uploads.Service {
+	return &uploads.Service{
+		Store: st, Files: fileSvc, Multipart: bucket, URLs: uploads.S3URLs{Presigner: bucket}, Now: time.Now,
+		Finish: func(ctx context.Context, key string) (files.File, error) {
+			return objects.Created(ctx, s3objects.Event{Kind: s3objects.Created, Name: "CompleteMultipartUpload", Key: key})
+		},
+		SyncFinishBytes: 64 << 20,
+	}
 }

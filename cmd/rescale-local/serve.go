@@ -26,7 +26,9 @@ import (
 	"github.com/openrescale/platform/shared/httpapi"
 	"github.com/openrescale/platform/shared/jobs"
 	"github.com/openrescale/platform/shared/ratelimit"
+	"github.com/openrescale/platform/shared/storagecreds"
 	"github.com/openrescale/platform/shared/store/boltstore"
+	"github.com/openrescale/platform/shared/uploads"
 )
 
 // Config is what serve reads from flags and the environment, once.
@@ -115,6 +117,22 @@ func Open(ctx context.Context, cfg Config, stdout io.Writer, log *slog.Logger) (
 	objects.Bucket = m.bucket
 	fileSvc := &files.Service{Repo: fileRepo, Bucket: m.bucket, Now: time.Now, MaxFileBytes: cfg.MaxUploadBytes}
 	folderSvc := folders.New(st, fileSvc, time.Now)
+	secret, err := loadSecret(cfg.DataDir)
+	if err != nil {
+		m.Close()
+		return nil, err
+	}
+	partURLs := &uploads.LocalURLs{Secret: secret, Now: time.Now}
+	uploadSvc := &uploads.Service{
+		Store: st, Files: fileSvc, Multipart: m.bucket, URLs: partURLs, Now: time.Now,
+		Finish: func(ctx context.Context, key string) (files.File, error) {
+			return objects.Created(ctx, s3objects.Event{Kind: s3objects.Created, Name: "CompleteMultipartUpload", Key: key})
+		},
+		// Locally hashing is disk-bound and nothing times the request out.
+		SyncFinishBytes: 1 << 40,
+	}
+	objects.Sessions = uploadSvc
+	grants := &storagecreds.Local{Secret: secret, Now: time.Now}
 	base := httpapi.BaseURL{Public: cfg.PublicURL}
 	deps := api.Deps{
 		Accounts:       m.accounts,
@@ -125,13 +143,17 @@ func Open(ctx context.Context, cfg Config, stdout io.Writer, log *slog.Logger) (
 		Files:          fileSvc,
 		Objects:        objects,
 		Folders:        folderSvc,
+		Uploads:        uploadSvc,
+		UploadURLs:     partURLs,
+		Credentials:    grants,
+		Grants:         grants,
 		FileFolders:    folderSvc,
 		FileStorage:    ffiles.Storage{ID: "local", Type: "LocalStorage", Container: "local"},
 		Base:           base,
 		KeyMaxLifetime: cfg.KeyLifetime,
 		Now:            time.Now,
 	}
-	h, err := httpapi.NewHandler(api.Routes(deps), httpapi.Config{
+	h, err := httpapi.NewHandler(append(api.Routes(deps), api.LocalRoutes(deps)...), httpapi.Config{
 		Auth:  auth.Tokens{Keys: m.accounts},
 		Limit: ratelimit.New(cfg.RatePerSec, cfg.RateBurst, time.Now),
 		Log:   log,

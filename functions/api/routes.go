@@ -10,15 +10,19 @@ import (
 	"github.com/openrescale/platform/events/s3objects"
 	"github.com/openrescale/platform/functions/apikeys"
 	fcatalog "github.com/openrescale/platform/functions/catalog"
+	fcredentials "github.com/openrescale/platform/functions/credentials"
 	ffiles "github.com/openrescale/platform/functions/files"
 	ffolders "github.com/openrescale/platform/functions/folders"
 	"github.com/openrescale/platform/functions/health"
 	fjobs "github.com/openrescale/platform/functions/jobs"
+	fuploads "github.com/openrescale/platform/functions/uploads"
 	"github.com/openrescale/platform/shared/accounts"
 	"github.com/openrescale/platform/shared/files"
 	"github.com/openrescale/platform/shared/folders"
 	"github.com/openrescale/platform/shared/httpapi"
 	"github.com/openrescale/platform/shared/jobs"
+	"github.com/openrescale/platform/shared/storagecreds"
+	"github.com/openrescale/platform/shared/uploads"
 )
 
 // Deps are the domain services the handlers call. Adapters behind them
@@ -53,6 +57,34 @@ type Deps struct {
 	FileFolders ffiles.Folders
 	FileInUse   ffiles.InUse
 	FileStorage ffiles.Storage
+
+	// Uploads runs resumable multipart upload sessions. UploadURLs is set
+	// in local mode only, where parts are PUT to this server's signed
+	// part route instead of to S3.
+	Uploads    *uploads.Service
+	UploadURLs *uploads.LocalURLs
+	// Credentials issues POST /api/credentials/ (STS in AWS, a signed
+	// grant locally); Grants, local only, verifies those grants on the
+	// direct-transfer route.
+	Credentials storagecreds.Issuer
+	Grants      *storagecreds.Local
+}
+
+// LocalRoutes are served by the local binary only: they stand in for what
+// S3 does in AWS (presigned part PUTs, direct transfers with temporary
+// credentials), so infra deploys no function for them. They are public; a
+// signature in the URL authorises each request.
+func LocalRoutes(d Deps) []httpapi.Route {
+	up := fuploads.Handlers{Uploads: d.Uploads, Base: d.Base, Local: d.UploadURLs}
+	direct := fcredentials.Direct{Grants: d.Grants}
+	if d.Files != nil {
+		direct.Bucket = d.Files.Bucket
+	}
+	return []httpapi.Route{
+		{Name: "uploads-part-put", Method: "PUT", Path: "/api/v2/uploads/{id}/parts/{n}/", Public: true, Handler: up.PutPart},
+		{Name: "storage-direct-put", Method: "PUT", Path: "/api/v2/storage/{key...}", Public: true, Handler: direct.Put},
+		{Name: "storage-direct-get", Method: "GET", Path: "/api/v2/storage/{key...}", Public: true, Handler: direct.Get},
+	}
 }
 
 // Routes returns the route table. Only Name, Method, Path, Public and Needs
@@ -65,6 +97,9 @@ func Routes(d Deps) []httpapi.Route {
 		RenderFile: ffiles.Handlers{Base: d.Base, Storage: d.FileStorage}.RenderFile}
 	fo := ffolders.Handlers{Folders: d.Folders, Base: d.Base, Storage: ffolders.Storage(d.FileStorage)}
 	fh := ffiles.Handlers{Files: d.Files, Folders: d.FileFolders, InUse: d.FileInUse, Base: d.Base, Storage: d.FileStorage}
+	up := fuploads.Handlers{Uploads: d.Uploads, Base: d.Base, Local: d.UploadURLs}
+	cr := fcredentials.Handlers{Issuer: d.Credentials, Base: d.Base}
+	sts := httpapi.IssueUploadCredentials
 
 	r := httpapi.TableRead
 	w := httpapi.TableWrite
@@ -105,6 +140,22 @@ func Routes(d Deps) []httpapi.Route {
 		{Name: "files-tags-list", Method: "GET", Path: "/api/v2/files/{id}/tags/", Needs: []httpapi.Permission{r}, Handler: fh.ListTags},
 		{Name: "files-tags-add", Method: "POST", Path: "/api/v2/files/{id}/tags/", Needs: []httpapi.Permission{r, w}, Handler: fh.AddTag},
 		{Name: "files-tags-remove", Method: "DELETE", Path: "/api/v2/files/{id}/tags/", Needs: []httpapi.Permission{r, w}, Handler: fh.RemoveTag},
+
+		// Resumable multipart uploads (extension). Not under /api/v2/files/:
+		// there "uploads" would be ambiguous with a file id in
+		// /api/v2/files/{id}/... and the routers reject the overlap.
+		// Presigning needs bucket write: a presigned URL carries the
+		// signer's permissions.
+		{Name: "uploads-create", Method: "POST", Path: "/api/v2/uploads/", Needs: []httpapi.Permission{r, w, bw}, Handler: up.Create},
+		{Name: "uploads-get", Method: "GET", Path: "/api/v2/uploads/{id}/", Needs: []httpapi.Permission{r, br}, Handler: up.Get},
+		{Name: "uploads-abort", Method: "DELETE", Path: "/api/v2/uploads/{id}/", Needs: []httpapi.Permission{r, w, bw}, Handler: up.Abort},
+		{Name: "uploads-parts", Method: "POST", Path: "/api/v2/uploads/{id}/parts/", Needs: []httpapi.Permission{r, bw}, Handler: up.PartURLs},
+		{Name: "uploads-complete", Method: "POST", Path: "/api/v2/uploads/{id}/complete/", Needs: []httpapi.Permission{r, w, br, bw}, Handler: up.Complete},
+
+		// Spec 000 names the unversioned path; the /api/v2/ twin is for
+		// clients that prefix everything with the version.
+		{Name: "credentials-create", Method: "POST", Path: "/api/credentials/", Needs: []httpapi.Permission{r, sts}, Handler: cr.Create},
+		{Name: "credentials-create-v2", Method: "POST", Path: "/api/v2/credentials/", Needs: []httpapi.Permission{r, sts}, Handler: cr.Create},
 
 		// One parameter name per path position: API Gateway rejects sibling
 		// resources with different variable names ({parent_folder_id} vs

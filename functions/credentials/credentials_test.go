@@ -40,8 +40,8 @@ func TestIssueAndUseLocalGrant(t *testing.T) {
 	srv, err := httpapi.NewHandler([]httpapi.Route{
 		{Name: "c1", Method: "POST", Path: "/api/credentials/", Handler: h.Create},
 		{Name: "c2", Method: "POST", Path: "/api/v2/credentials/", Handler: h.Create},
-		{Name: "dput", Method: "PUT", Path: "/api/v2/files/direct/{key...}", Public: true, Handler: d.Put},
-		{Name: "dget", Method: "GET", Path: "/api/v2/files/direct/{key...}", Public: true, Handler: d.Get},
+		{Name: "dput", Method: "PUT", Path: "/api/v2/storage/{key...}", Public: true, Handler: d.Put},
+		{Name: "dget", Method: "GET", Path: "/api/v2/storage/{key...}", Public: true, Handler: d.Get},
 	}, httpapi.Config{Auth: oneUser{}})
 	if err != nil {
 		t.Fatal(err)
@@ -66,23 +66,23 @@ func TestIssueAndUseLocalGrant(t *testing.T) {
 			t.Errorf("response lacks %s: %s", f, rec.Body)
 		}
 	}
-	if g["storageDir"] != "user/user_alice1" || g["directUrl"] != "http://example.com/api/v2/files/direct/" {
+	if g["storageDir"] != "user/user_alice1" || g["directUrl"] != "http://example.com/api/v2/storage/" {
 		t.Fatalf("response %s", rec.Body)
 	}
 	if _, err := time.Parse(time.RFC3339, g["expiration"]); err != nil || strings.Contains(g["expiration"], ".") {
 		t.Fatalf("expiration %q", g["expiration"])
 	}
 	tok := g["sessionToken"]
-	if rec := call("PUT", "/api/v2/files/direct/user/user_alice1/SGE/run.sh?grant="+tok, "", "#!/bin/sh\n"); rec.Code != 200 {
+	if rec := call("PUT", "/api/v2/storage/user/user_alice1/SGE/run.sh?grant="+tok, "", "#!/bin/sh\n"); rec.Code != 200 {
 		t.Fatalf("direct put: %d %s", rec.Code, rec.Body)
 	}
-	if rec := call("GET", "/api/v2/files/direct/user/user_alice1/SGE/run.sh?grant="+tok, "", ""); rec.Code != 200 || rec.Body.String() != "#!/bin/sh\n" {
+	if rec := call("GET", "/api/v2/storage/user/user_alice1/SGE/run.sh?grant="+tok, "", ""); rec.Code != 200 || rec.Body.String() != "#!/bin/sh\n" {
 		t.Fatalf("direct get: %d %q", rec.Code, rec.Body)
 	}
-	if rec := call("PUT", "/api/v2/files/direct/user/user_bob001/x?grant="+tok, "", "x"); rec.Code != 403 {
+	if rec := call("PUT", "/api/v2/storage/user/user_bob001/x?grant="+tok, "", "x"); rec.Code != 403 {
 		t.Fatalf("other user's prefix: %d %s", rec.Code, rec.Body)
 	}
-	if rec := call("PUT", "/api/v2/files/direct/user/user_alice1/x", "", "x"); rec.Code != 401 {
+	if rec := call("PUT", "/api/v2/storage/user/user_alice1/x", "", "x"); rec.Code != 401 {
 		t.Fatalf("no grant: %d %s", rec.Code, rec.Body)
 	}
 
@@ -91,7 +91,7 @@ func TestIssueAndUseLocalGrant(t *testing.T) {
 		t.Fatalf("paths: %d %s", rec.Code, rec.Body)
 	}
 	_ = json.Unmarshal(rec.Body.Bytes(), &g)
-	if rec := call("PUT", "/api/v2/files/direct/user/user_alice1/other?grant="+g["sessionToken"], "", "x"); rec.Code != 403 {
+	if rec := call("PUT", "/api/v2/storage/user/user_alice1/other?grant="+g["sessionToken"], "", "x"); rec.Code != 403 {
 		t.Fatalf("path grant used elsewhere: %d", rec.Code)
 	}
 	if rec := call("POST", "/api/v2/credentials/", "Token bob", `{"paths": [{"path": "user/user_alice1/SGE/run.sh"}]}`); rec.Code != 403 {

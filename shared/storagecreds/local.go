@@ -20,7 +20,7 @@ const LocalAccessKey = "rescale-local"
 
 // DirectPath is the local route that takes a grant:
 // PUT or GET <DirectPath><key>?grant=<sessionToken>.
-const DirectPath = "/api/v2/files/direct/"
+const DirectPath = "/api/v2/storage/"
 
 // Local issues grants signed with the data directory's secret (HMAC-SHA256).
 // A grant is stateless: it cannot be revoked before it expires, which is
