@@ -111,10 +111,6 @@ func build(ctx context.Context, getenv func(string) string, log *slog.Logger) (a
 			deps.Credentials = &storagecreds.STS{Client: sts.NewFromConfig(awsCfg), RoleARN: role, Bucket: bucketName}
 		}
 	}
-	// No bucket here yet, so deleteInputFiles answers 503 in AWS until the
-	// files wiring gives the jobs routes a file service.
-	jobFiles := files.NewRepo(st)
-	deps.Jobs, deps.JobCatalog, deps.JobFiles = jobs.New(st, cat, jobFiles, nil, time.Now), cat, jobFiles
 	// A nil *files.Service must not become a non-nil FileDeleter.
 	var fileDeleter folders.FileDeleter
 	if deps.Files != nil {
@@ -122,6 +118,10 @@ func build(ctx context.Context, getenv func(string) string, log *slog.Logger) (a
 	}
 	deps.Folders = folders.New(st, fileDeleter, time.Now)
 	deps.FileFolders = deps.Folders
+	// Input files go with their jobs only where the function has the
+	// bucket (BUCKET_NAME); elsewhere deleteInputFiles answers 503.
+	jobFiles := files.NewRepo(st)
+	deps.Jobs, deps.JobCatalog, deps.JobFiles = jobs.New(st, cat, jobFiles, fileDeleter, time.Now), cat, jobFiles
 	return Handler(route, deps, httpapi.Config{
 		Auth:  gateway.Authenticator{Fallback: auth.Tokens{Keys: accts}},
 		Limit: ratelimit.New(rate, 2*int(rate), time.Now),
