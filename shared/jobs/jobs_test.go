@@ -299,6 +299,14 @@ func TestDelete(t *testing.T) {
 		if err := f.svc.Delete(t.Context(), alice.UserID, []string{j1.ID, "nosuch"}, false); !errs.Is(err, errs.NotFound) {
 			t.Fatalf("delete with unknown id: %v", err)
 		}
+		if used, err := f.svc.FileInUse(t.Context(), alice.UserID, "in1"); err != nil || used {
+			t.Fatalf("saved job holds its input: %v %v", used, err)
+		}
+		setStatus(t, st, j1, StatusExecuting)
+		if used, err := f.svc.FileInUse(t.Context(), alice.UserID, "in1"); err != nil || !used {
+			t.Fatalf("running job's input not in use: %v %v", used, err)
+		}
+		setStatus(t, st, j1, StatusCompleted)
 		setStatus(t, st, j3, StatusQueued)
 		if err := f.svc.Delete(t.Context(), alice.UserID, []string{j1.ID, j3.ID}, false); !errs.Is(err, errs.Conflict) {
 			t.Fatalf("delete with queued job: %v", err)

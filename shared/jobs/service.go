@@ -540,3 +540,24 @@ func decodeAll(items []store.Item) ([]Job, error) {
 	}
 	return out, nil
 }
+
+// FileInUse reports whether one of the user's jobs that has been submitted
+// and not finished refers to the file, so the files endpoints refuse to
+// delete inputs from under a running job. Saved jobs do not hold their
+// files (see docs/api-decisions.md, Files).
+func (s *Service) FileInUse(ctx context.Context, uid, fileID string) (bool, error) {
+	res, err := s.st.Query(ctx, store.Query{Index: store.GSI1, PK: jobsByDatePK(uid)})
+	if err != nil {
+		return false, fmt.Errorf("jobs of %s: %w", uid, err)
+	}
+	for _, it := range res.Items {
+		j, err := decode(it)
+		if err != nil {
+			return false, err
+		}
+		if !j.Deletable() && slices.Contains(j.Spec.FileIDs(), fileID) {
+			return true, nil
+		}
+	}
+	return false, nil
+}
