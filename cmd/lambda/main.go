@@ -122,6 +122,7 @@ func build(ctx context.Context, getenv func(string) string, log *slog.Logger) (a
 	// bucket (BUCKET_NAME); elsewhere deleteInputFiles answers 503.
 	jobFiles := files.NewRepo(st)
 	deps.Jobs, deps.JobCatalog, deps.JobFiles = jobs.New(st, cat, jobFiles, fileDeleter, time.Now), cat, jobFiles
+	deps.FileInUse = deps.Jobs
 	return Handler(route, deps, httpapi.Config{
 		Auth:  gateway.Authenticator{Fallback: auth.Tokens{Keys: accts}},
 		Limit: ratelimit.New(rate, 2*int(rate), time.Now),

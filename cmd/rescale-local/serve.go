@@ -134,10 +134,11 @@ func Open(ctx context.Context, cfg Config, stdout io.Writer, log *slog.Logger) (
 	objects.Sessions = uploadSvc
 	grants := &storagecreds.Local{Secret: secret, Now: time.Now}
 	base := httpapi.BaseURL{Public: cfg.PublicURL}
+	jobSvc := jobs.New(st, cat, fileRepo, fileSvc, time.Now)
 	deps := api.Deps{
 		Accounts:       m.accounts,
 		Catalog:        cat,
-		Jobs:           jobs.New(st, cat, fileRepo, fileSvc, time.Now),
+		Jobs:           jobSvc,
 		JobCatalog:     cat,
 		JobFiles:       fileRepo,
 		Files:          fileSvc,
@@ -148,6 +149,7 @@ func Open(ctx context.Context, cfg Config, stdout io.Writer, log *slog.Logger) (
 		Credentials:    grants,
 		Grants:         grants,
 		FileFolders:    folderSvc,
+		FileInUse:      jobSvc,
 		FileStorage:    ffiles.Storage{ID: "local", Type: "LocalStorage", Container: "local"},
 		Base:           base,
 		KeyMaxLifetime: cfg.KeyLifetime,
