@@ -388,6 +388,10 @@ func (s *Service) Delete(ctx context.Context, uid string, jobIDs []string, delet
 	if deleteInputs && s.remove == nil {
 		return errs.E(errs.Unavailable, "deleting input files is not available")
 	}
+	// Each job takes at least two ops (its item and its id record).
+	if len(jobIDs) > store.MaxTransactOps/2 {
+		return errs.Field("jobIds", "jobIds: delete at most %d jobs at once", store.MaxTransactOps/2)
+	}
 	var ops []store.Op
 	var inputs []string
 	seen := map[string]bool{}

@@ -105,12 +105,15 @@ func validateAnalysis(p string, ja *JobAnalysis, cat Catalog) error {
 	if ja.Analysis.Code == "" {
 		return errs.Field(p+".analysis.code", "%s.analysis.code: this field is required", p)
 	}
-	_, ver, err := cat.FindVersion(ja.Analysis.Code, ja.Analysis.Version)
+	// The code is resolved alone first so that the error names the field
+	// that is wrong: an unknown code, or a version the code lacks.
+	an, ver, err := cat.FindVersion(ja.Analysis.Code, "")
+	field := p + ".analysis.code"
+	if err == nil && ja.Analysis.Version != "" {
+		an, ver, err = cat.FindVersion(ja.Analysis.Code, ja.Analysis.Version)
+		field = p + ".analysis.version"
+	}
 	if err != nil {
-		field := p + ".analysis.code"
-		if ja.Analysis.Version != "" && strings.Contains(err.Error(), "no version") {
-			field = p + ".analysis.version"
-		}
 		msg := err.Error()
 		if e, ok := errs.As(err); ok {
 			msg = e.Message
@@ -118,6 +121,9 @@ func validateAnalysis(p string, ja *JobAnalysis, cat Catalog) error {
 		return errs.Field(field, "%s: %s", field, msg)
 	}
 	ja.Analysis.Version = ver.VersionCode
+	if ja.UseRescaleLicense && !an.HasRescaleLicense {
+		return errs.Field(p+".useRescaleLicense", "%s.useRescaleLicense: Rescale provides no licence for %s", p, an.Name)
+	}
 	if strings.TrimSpace(ja.Command) == "" {
 		return errs.Field(p+".command", "%s.command: this field is required", p)
 	}
@@ -145,7 +151,7 @@ func validateAnalysis(p string, ja *JobAnalysis, cat Catalog) error {
 	default:
 		return errs.Field(hp+".coreType", "%s.coreType: a coreType or a coreClass is required", hp)
 	}
-	field := hp + ".coreType"
+	field = hp + ".coreType"
 	if hw.CoreClass != nil {
 		field = hp + ".coreClass"
 	}
@@ -172,6 +178,11 @@ func validateAnalysis(p string, ja *JobAnalysis, cat Catalog) error {
 	}
 	if hw.Walltime != nil && *hw.Walltime < 1 {
 		return errs.Field(hp+".walltime", "%s.walltime: must be a positive number of hours", hp)
+	}
+	for _, ct := range coretypes {
+		if ct.WalltimeRequired && hw.Walltime == nil {
+			return errs.Field(hp+".walltime", "%s.walltime: coretype %q requires a walltime (hours)", hp, ct.Code)
+		}
 	}
 	for k := range ja.EnvVars {
 		if k == "" || strings.ContainsAny(k, "=\x00") {
