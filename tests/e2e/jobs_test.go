@@ -207,3 +207,47 @@ func jsonEqual(v any, want string) bool {
 	// Lists compare in order; objects by key (Marshal sorts map keys).
 	return slices.Equal(a, b)
 }
+
+// TestJobSharing: 003's share example between two users of one server.
+func TestJobSharing(t *testing.T) {
+	data := t.TempDir()
+	out, stderr, err := runCLI(t, "keys", "create", "--email", "support@rescale.com", "--data", data)
+	if err != nil {
+		t.Fatalf("keys create: %v %s", err, stderr)
+	}
+	support := strings.TrimSpace(out)
+	s := start(t, data, []string{"RESCALE_LOCAL_API_KEY=" + testKey})
+	url := s.URL + "/api/v2/jobs/"
+	r := do(t, "POST", url, testKey, strings.NewReader(specBasicJob))
+	if r.Status != 201 {
+		t.Fatalf("create: %d %s", r.Status, r.Body)
+	}
+	id := r.JSON(t)["id"].(string)
+	if r = do(t, "GET", url+id+"/", support, nil); r.Status != 404 {
+		t.Fatalf("before sharing: %d", r.Status)
+	}
+	r = do(t, "POST", url+id+"/share/", testKey, strings.NewReader(`{"email": "support@rescale.com", "message": "This job is not converging as quickly as I was expecting"}`))
+	if r.Status != 200 || !jsonEqual(r.JSON(t)["recipient"], `"support@rescale.com"`) {
+		t.Fatalf("share: %d %s", r.Status, r.Body)
+	}
+	if desk := r.JSON(t)["supportDesk"].(map[string]any); desk["email"] != "support@rescale.com" {
+		t.Errorf("supportDesk %v", desk)
+	}
+	if r = do(t, "GET", url+id+"/", support, nil); r.Status != 200 || r.JSON(t)["owner"] != "admin@localhost" {
+		t.Fatalf("recipient GET: %d %s", r.Status, r.Body)
+	}
+	for f, n := range map[string]float64{"": 0, "1": 0, "2": 1, "0": 1} {
+		if l := do(t, "GET", url+"?f="+f, support, nil).JSON(t); l["count"] != n {
+			t.Errorf("f=%s: %v", f, l)
+		}
+	}
+	if l := do(t, "GET", url, testKey, nil).JSON(t); !jsonEqual(at(t, l, "results", 0, "sharedWith"), `["support@rescale.com"]`) {
+		t.Errorf("owner's list: %v", l)
+	}
+	if r = do(t, "PATCH", url+id+"/", support, strings.NewReader(`{"name": "mine"}`)); r.Status != 403 {
+		t.Errorf("recipient PATCH: %d %s", r.Status, r.Body)
+	}
+	if r = do(t, "DELETE", url+id+"/", support, nil); r.Status != 403 {
+		t.Errorf("recipient DELETE: %d %s", r.Status, r.Body)
+	}
+}
