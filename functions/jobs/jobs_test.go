@@ -303,3 +303,28 @@ func TestLifecycle(t *testing.T) {
 		t.Fatalf("recipient after delete: %d", code)
 	}
 }
+
+// A client that PUTs back what GET returned changes nothing: every rendered
+// field either round-trips or is ignored on input.
+func TestPutRoundTrip(t *testing.T) {
+	e := newEnv(t)
+	_, err := e.files.Create(t.Context(), files.File{ID: "inF1", OwnerID: e.alice.UserID, OwnerEmail: e.alice.Email, Name: "a.zip",
+		TypeID: 1, DateUploaded: time.Now(), Key: files.NewKey(e.alice.UserID, "a.zip"), Size: 7, IsUploaded: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, body := range []string{
+		`{"name": "DOE", "paramFile": {"id": "inF1"}, "jobvariables": [{"name": "X", "variableType": "Param", "displayOrder": 0, "variableGeneratorType": "Uniform"}],
+		  "jobanalyses": [{"analysis": {"code": "openfoam"}, "command": "run", "hardware": {"coreClass": "standard-plus-od", "coresPerSlot": 2, "slots": 2, "walltime": "5"},
+		  "inputFiles": [{"id": "inF1"}], "templateTasks": [{"processedFilename": "U", "templateFile": {"id": "inF1"}}], "flags": {"f": [1]}}]}`,
+		basicJob,
+	} {
+		created := e.create("alice", body)
+		id := created["id"].(string)
+		_, before := e.do("alice", "GET", "/api/v2/jobs/"+id+"/", "")
+		code, after := e.do("alice", "PUT", "/api/v2/jobs/"+id+"/", before)
+		if code != 200 || after != before {
+			t.Fatalf("PUT of GET changed the job: %d\n%s\n%s", code, before, after)
+		}
+	}
+}
