@@ -328,3 +328,27 @@ func TestPutRoundTrip(t *testing.T) {
 		}
 	}
 }
+
+func TestRacingPatches(t *testing.T) {
+	e := newEnv(t)
+	id := e.create("alice", basicJob)["id"].(string)
+	bodies := []string{`{"name": "renamed"}`, `{"isLowPriority": true}`, `{"projectId": "p1"}`, `{"billingPriorityValue": "RESERVED"}`, `{"includeNominalRun": true}`}
+	codes := make(chan int, len(bodies))
+	for _, b := range bodies {
+		go func() {
+			code, _ := e.do("alice", "PATCH", "/api/v2/jobs/"+id+"/", b)
+			codes <- code
+		}()
+	}
+	for range bodies {
+		if c := <-codes; c != 200 {
+			t.Fatalf("PATCH answered %d", c)
+		}
+	}
+	_, out := e.do("alice", "GET", "/api/v2/jobs/"+id+"/", "")
+	for _, want := range []string{`"name":"renamed"`, `"isLowPriority":true`, `"projectId":"p1"`, `"billingPriorityValue":"RESERVED"`, `"includeNominalRun":true`} {
+		if !strings.Contains(out, want) {
+			t.Errorf("lost %s: %s", want, out)
+		}
+	}
+}
