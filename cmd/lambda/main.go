@@ -72,6 +72,7 @@ func build(ctx context.Context, getenv func(string) string, log *slog.Logger) (a
 		fileSvc := &files.Service{Repo: files.NewRepo(st), Bucket: bucket, Now: time.Now}
 		h := &s3objects.Handler{Repo: fileSvc.Repo, Bucket: bucket, Log: log}
 		h.Sessions = newUploads(st, fileSvc, bucket, h)
+		h.Owners = s3objects.Directory{Users: accts, Folders: folders.New(st, fileSvc, time.Now)}
 		return h.HandleS3, nil
 	}
 	cat, err := catalog.Load()

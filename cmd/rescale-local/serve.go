@@ -117,6 +117,7 @@ func Open(ctx context.Context, cfg Config, stdout io.Writer, log *slog.Logger) (
 	objects.Bucket = m.bucket
 	fileSvc := &files.Service{Repo: fileRepo, Bucket: m.bucket, Now: time.Now, MaxFileBytes: cfg.MaxUploadBytes}
 	folderSvc := folders.New(st, fileSvc, time.Now)
+	objects.Owners = s3objects.Directory{Users: m.accounts, Folders: folderSvc}
 	secret, err := loadSecret(cfg.DataDir)
 	if err != nil {
 		m.Close()

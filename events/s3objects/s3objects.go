@@ -25,14 +25,17 @@ import (
 	"io"
 	"log/slog"
 	"net/url"
+	"regexp"
 	"strings"
 	"time"
 
 	awsevents "github.com/aws/aws-lambda-go/events"
 
+	"github.com/openrescale/platform/shared/accounts"
 	"github.com/openrescale/platform/shared/blob"
 	"github.com/openrescale/platform/shared/errs"
 	"github.com/openrescale/platform/shared/files"
+	"github.com/openrescale/platform/shared/ids"
 )
 
 // Kind says what happened to an object.
@@ -108,7 +111,21 @@ type Handler struct {
 	Bucket blob.Bucket
 	// Sessions is optional; without it only existing records are completed.
 	Sessions Sessions
-	Log      *slog.Logger
+	// Owners is optional; with it, objects a user writes into their own
+	// prefix with storage credentials (POST /api/credentials/) are
+	// registered as file records.
+	Owners Owners
+	Log    *slog.Logger
+}
+
+// Owners resolves what a registered file needs about its owner.
+type Owners interface {
+	// OwnerEmail returns the email of an active user (errs.NotFound if
+	// there is none).
+	OwnerEmail(ctx context.Context, userID string) (string, error)
+	// UploadFolder returns the folder new files land in ("" : the root
+	// library folder).
+	UploadFolder(ctx context.Context, userID, folderID string) (string, error)
 }
 
 // maxAttempts bounds retries on optimistic-concurrency conflicts: another
@@ -169,9 +186,13 @@ func (h *Handler) Created(ctx context.Context, ev Event) (files.File, error) {
 			return files.File{}, err
 		}
 		if !ok {
-			// Either not a platform upload (a file written with
-			// storage credentials) or a direct upload whose record is
-			// written right after its blob; that writer hashes itself.
+			// A key in the platform's own naming belongs to an API upload
+			// whose record is written right after its blob, by a writer
+			// that hashes itself; anything else in a user's prefix was
+			// written with storage credentials and is registered here.
+			if uid, rel, regOK := registrable(ev.Key); regOK && h.Owners != nil {
+				return h.register(ctx, ev, uid, rel)
+			}
 			h.log().DebugContext(ctx, "object without a file record ignored", "event", ev.Name, "key", ev.Key)
 			return files.File{}, nil
 		}
@@ -303,4 +324,107 @@ func (h *Handler) log() *slog.Logger {
 		return slog.New(slog.DiscardHandler)
 	}
 	return h.Log
+}
+
+// platformKey matches the keys files.NewKey makes: <name>-<32 hex>.
+var platformKey = regexp.MustCompile(`^[^/]+-[0-9a-f]{32}$`)
+
+// registrable splits user/user_<uid>/<rel> and reports whether an object at
+// that key, without a record, should be registered.
+func registrable(key string) (uid, rel string, ok bool) {
+	rest, found := strings.CutPrefix(key, "user/user_")
+	if !found {
+		return "", "", false
+	}
+	uid, rel, found = strings.Cut(rest, "/")
+	if !found || uid == "" || rel == "" || strings.HasSuffix(rel, "/") || platformKey.MatchString(rel) {
+		return "", "", false
+	}
+	return uid, rel, true
+}
+
+// register creates the record of an object written with storage
+// credentials. A duplicate event finds the record the first one made.
+func (h *Handler) register(ctx context.Context, ev Event, uid, rel string) (files.File, error) {
+	email, err := h.Owners.OwnerEmail(ctx, uid)
+	if errs.Is(err, errs.NotFound) {
+		h.log().WarnContext(ctx, "object in the prefix of an unknown user ignored", "key", ev.Key)
+		return files.File{}, nil
+	}
+	if err != nil {
+		return files.File{}, fmt.Errorf("register %q: %w", ev.Key, err)
+	}
+	name := rel[strings.LastIndexByte(rel, '/')+1:]
+	if files.ValidName(name) != nil {
+		h.log().WarnContext(ctx, "object with an unusable file name ignored", "key", ev.Key)
+		return files.File{}, nil
+	}
+	folder, err := h.Owners.UploadFolder(ctx, uid, "")
+	if err != nil {
+		return files.File{}, fmt.Errorf("register %q: library folder: %w", ev.Key, err)
+	}
+	sum, err := h.hash(ctx, ev.Key)
+	if errs.Is(err, errs.NotFound) {
+		return files.File{}, nil // removed before we got to it
+	}
+	if err != nil {
+		return files.File{}, err
+	}
+	f := files.File{
+		OwnerID: uid, OwnerEmail: email, Name: name, TypeID: files.TypeInput,
+		DateUploaded: time.Now().UTC(), RelativePath: rel, Key: ev.Key,
+		Size: sum.size, MD5: sum.md5, SHA512: sum.sha512, ContentType: sum.contentType,
+		IsUploaded: true, FolderID: folder, Tags: []files.Tag{}, SharedWith: []string{},
+	}
+	var created files.File
+	existing := false
+	_, err = ids.NewUnique(ctx, func(ctx context.Context, id string) error {
+		f.ID = id
+		var cerr error
+		created, cerr = h.Repo.Create(ctx, f)
+		if errs.Is(cerr, errs.Conflict) {
+			if prev, gerr := h.Repo.ByKey(ctx, ev.Key); gerr == nil {
+				created, existing = prev, true
+				return nil
+			}
+		}
+		return cerr
+	})
+	if err != nil {
+		return files.File{}, fmt.Errorf("register %q: %w", ev.Key, err)
+	}
+	if !existing {
+		h.log().InfoContext(ctx, "file registered from storage", "file", created.ID, "key", ev.Key, "size", created.Size)
+	}
+	return created, nil
+}
+
+// Directory implements Owners over the accounts and folders services.
+type Directory struct {
+	Users interface {
+		User(ctx context.Context, id string) (accounts.User, error)
+	}
+	Folders interface {
+		UploadFolder(ctx context.Context, userID, folderID string) (string, error)
+	}
+}
+
+// OwnerEmail implements Owners; an inactive user counts as unknown.
+func (d Directory) OwnerEmail(ctx context.Context, userID string) (string, error) {
+	u, err := d.Users.User(ctx, userID)
+	if err != nil {
+		return "", err
+	}
+	if !u.Active {
+		return "", errs.E(errs.NotFound, "user %s is inactive", userID)
+	}
+	return u.Email, nil
+}
+
+// UploadFolder implements Owners.
+func (d Directory) UploadFolder(ctx context.Context, userID, folderID string) (string, error) {
+	if d.Folders == nil {
+		return "", nil
+	}
+	return d.Folders.UploadFolder(ctx, userID, folderID)
 }

@@ -365,3 +365,68 @@ func TestQueueDrainsOnClose(t *testing.T) {
 		t.Fatal("event after Close was lost")
 	}
 }
+
+type owners map[string]string
+
+func (o owners) OwnerEmail(_ context.Context, uid string) (string, error) {
+	if e, ok := o[uid]; ok {
+		return e, nil
+	}
+	return "", errs.E(errs.NotFound, "no user %s", uid)
+}
+
+func (o owners) UploadFolder(_ context.Context, uid, _ string) (string, error) {
+	return "lib" + uid, nil
+}
+
+// Objects written with storage credentials (POST /api/credentials/) become
+// file records; keys in the platform's own naming and unknown users' keys do
+// not.
+func TestRegistersCredentialUploads(t *testing.T) {
+	engines(t, func(t *testing.T, e env) {
+		ctx := t.Context()
+		h := &s3objects.Handler{Repo: e.repo, Bucket: e.bucket, Owners: owners{"alice1": "alice@example.com"}}
+		tests := []struct {
+			name, key string
+			register  bool
+		}{
+			{"nested path", "user/user_alice1/SGE/run.sh", true},
+			{"top level", "user/user_alice1/notes.txt", true},
+			{"platform naming", putKey, false},
+			{"unknown user", "user/user_nobody/x.txt", false},
+			{"outside user prefixes", "shared/x.txt", false},
+		}
+		for _, tt := range tests {
+			t.Run(tt.name, func(t *testing.T) {
+				data := []byte("#!/bin/sh\necho " + tt.name + "\n")
+				put(t, e.bucket, tt.key, data)
+				ev := s3objects.Event{Kind: s3objects.Created, Name: "ObjectCreated:Put", Key: tt.key, Size: int64(len(data))}
+				for i := 0; i < 2; i++ { // a duplicate delivery registers nothing more
+					if err := h.Handle(ctx, ev); err != nil {
+						t.Fatal(err)
+					}
+				}
+				f, err := e.repo.ByKey(ctx, tt.key)
+				if !tt.register {
+					if !errs.Is(err, errs.NotFound) {
+						t.Fatalf("record appeared: %+v %v", f, err)
+					}
+					return
+				}
+				if err != nil {
+					t.Fatal(err)
+				}
+				m, s := sums(data)
+				rel := strings.TrimPrefix(tt.key, "user/user_alice1/")
+				if !f.IsUploaded || f.MD5 != m || f.SHA512 != s || f.Size != int64(len(data)) || f.OwnerEmail != "alice@example.com" ||
+					f.RelativePath != rel || f.FolderID != "libalice1" || !strings.HasSuffix(rel, f.Name) {
+					t.Fatalf("record %+v", f)
+				}
+			})
+		}
+		list, total, err := e.repo.List(ctx, "alice1", files.ListOptions{})
+		if err != nil || total != 2 {
+			t.Fatalf("alice has %d files (%v): %+v", total, err, list)
+		}
+	})
+}

@@ -168,6 +168,25 @@ func TestCredentialsAndDirectTransfer(t *testing.T) {
 		if r := do(t, "GET", direct, "", nil); r.Status != 200 || string(r.Body) != "#!/bin/sh\necho hi\n" {
 			t.Fatalf("direct get: %d %q", r.Status, r.Body)
 		}
+		// The storage event registers the object as a file (asynchronously).
+		var listed map[string]any
+		for i := 0; i < 100; i++ {
+			listed = do(t, "GET", s.URL+"/api/v2/files/?search=run.sh", testKey, nil).JSON(t)
+			if listed["count"].(float64) >= 1 {
+				break
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+		if listed["count"].(float64) != 1 {
+			t.Fatalf("direct upload not registered as a file: %v", listed)
+		}
+		reg := listed["results"].([]any)[0].(map[string]any)
+		if reg["relativePath"] != "SGE/run.sh" || reg["isUploaded"] != true || reg["md5"] != "46bbbe8aa98cc0714426e948474eaaf4" {
+			t.Fatalf("registered file %v", reg)
+		}
+		if r := do(t, "GET", fmt.Sprint(reg["downloadUrl"]), testKey, nil); r.Status != 200 || string(r.Body) != "#!/bin/sh\necho hi\n" {
+			t.Fatalf("registered file download: %d %q", r.Status, r.Body)
+		}
 		other := g["directUrl"].(string) + "user/user_someoneelse/x?grant=" + g["sessionToken"].(string)
 		if st, _ := putURL(t, other, []byte("x")); st != 403 {
 			t.Fatalf("other prefix: %d", st)
