@@ -105,6 +105,8 @@ func build(ctx context.Context, getenv func(string) string, log *slog.Logger) (a
 		bucket := s3blob.New(s3.NewFromConfig(awsCfg), bucketName)
 		deps.Files = &files.Service{Repo: files.NewRepo(st), Bucket: bucket, Now: time.Now, MaxFileBytes: maxUpload}
 		deps.FileStorage = ffiles.Storage{ID: "s3", Type: "S3Storage", Container: bucketName, Region: awsCfg.Region}
+		// Lambda answers at most 6 MB; larger downloads go to S3 directly.
+		deps.FileRedirect = ffiles.Redirect{Above: 4 << 20, TTL: 15 * time.Minute}
 		deps.Objects = &s3objects.Handler{Repo: deps.Files.Repo, Bucket: bucket, Log: log}
 		deps.Uploads = newUploads(st, deps.Files, bucket, deps.Objects)
 		deps.Objects.Sessions = deps.Uploads

@@ -57,6 +57,8 @@ type Deps struct {
 	FileFolders ffiles.Folders
 	FileInUse   ffiles.InUse
 	FileStorage ffiles.Storage
+	// FileRedirect sends large downloads to presigned storage URLs (AWS).
+	FileRedirect ffiles.Redirect
 
 	// Uploads runs resumable multipart upload sessions. UploadURLs is set
 	// in local mode only, where parts are PUT to this server's signed
@@ -96,7 +98,7 @@ func Routes(d Deps) []httpapi.Route {
 	jh := fjobs.Handlers{Jobs: d.Jobs, Catalog: d.JobCatalog, Files: d.JobFiles, Users: d.Accounts, Base: d.Base,
 		RenderFile: ffiles.Handlers{Base: d.Base, Storage: d.FileStorage}.RenderFile}
 	fo := ffolders.Handlers{Folders: d.Folders, Base: d.Base, Storage: ffolders.Storage(d.FileStorage)}
-	fh := ffiles.Handlers{Files: d.Files, Folders: d.FileFolders, InUse: d.FileInUse, Base: d.Base, Storage: d.FileStorage}
+	fh := ffiles.Handlers{Files: d.Files, Folders: d.FileFolders, InUse: d.FileInUse, Base: d.Base, Storage: d.FileStorage, Redirect: d.FileRedirect}
 	up := fuploads.Handlers{Uploads: d.Uploads, Base: d.Base, Local: d.UploadURLs}
 	cr := fcredentials.Handlers{Issuer: d.Credentials, Base: d.Base}
 	sts := httpapi.IssueUploadCredentials

@@ -30,6 +30,16 @@ func (h Handlers) Download(w http.ResponseWriter, r *http.Request) error {
 	if !f.IsUploaded {
 		return errs.E(errs.Conflict, "file %s has not finished uploading", f.ID)
 	}
+	if r.Method == http.MethodGet && h.Redirect.Above > 0 && f.Size > h.Redirect.Above {
+		u, err := h.Files.DownloadURL(r.Context(), f, h.Redirect.TTL)
+		if err != nil {
+			return err
+		}
+		if u != "" {
+			http.Redirect(w, r, u, http.StatusFound)
+			return nil
+		}
+	}
 	hd := w.Header()
 	hd.Set("Content-Type", downloadType(f))
 	hd.Set("Content-Disposition", contentDisposition(f.Name))

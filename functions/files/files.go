@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"path"
 	"strings"
+	"time"
 
 	"github.com/openrescale/platform/shared/errs"
 	"github.com/openrescale/platform/shared/files"
@@ -47,6 +48,19 @@ type Handlers struct {
 	InUse   InUse
 	Base    httpapi.BaseURL
 	Storage Storage
+	// Redirect sends downloads of large files straight to storage.
+	Redirect Redirect
+}
+
+// Redirect configures 302s to presigned storage URLs. In AWS a response
+// through Lambda is capped at 6 MB, so bigger files must be fetched from S3
+// directly; smaller ones are still streamed, because `curl` without -L (the
+// spec's own download command) does not follow redirects.
+type Redirect struct {
+	// Above is the size in bytes beyond which GETs redirect (0: never).
+	Above int64
+	// TTL is how long the presigned URL is valid.
+	TTL time.Duration
 }
 
 // checksum, pathParts and storageView are the nested objects of the
