@@ -99,7 +99,7 @@ func Routes(d Deps) []httpapi.Route {
 		RenderFile: ffiles.Handlers{Base: d.Base, Storage: d.FileStorage}.RenderFile}
 	fo := ffolders.Handlers{Folders: d.Folders, Base: d.Base, Storage: ffolders.Storage(d.FileStorage)}
 	fh := ffiles.Handlers{Files: d.Files, Folders: d.FileFolders, InUse: d.FileInUse, Base: d.Base, Storage: d.FileStorage, Redirect: d.FileRedirect}
-	up := fuploads.Handlers{Uploads: d.Uploads, Base: d.Base, Local: d.UploadURLs}
+	up := fuploads.Handlers{Uploads: d.Uploads, Base: d.Base, Local: d.UploadURLs, Folders: d.FileFolders}
 	cr := fcredentials.Handlers{Issuer: d.Credentials, Base: d.Base}
 	sts := httpapi.IssueUploadCredentials
 

@@ -4,6 +4,7 @@
 package uploads
 
 import (
+	"context"
 	"net/http"
 	"strconv"
 	"strings"
@@ -22,6 +23,11 @@ type Handlers struct {
 	Base    httpapi.BaseURL
 	// Local is set in local mode, where parts are PUT to this server.
 	Local *uploads.LocalURLs
+	// Folders resolves currentFolderId as the direct upload does (nil:
+	// files keep no folder).
+	Folders interface {
+		UploadFolder(ctx context.Context, userID, folderID string) (string, error)
+	}
 }
 
 type sessionBody struct {
@@ -75,9 +81,21 @@ func (h Handlers) Create(w http.ResponseWriter, r *http.Request) error {
 	if body.Name == "" {
 		return errs.Field("name", "This field is required.")
 	}
+	folder := body.CurrentFolderID
+	if h.Folders != nil {
+		// Checked at the start, not at completion: a bad folder must fail
+		// before the client spends an hour uploading parts.
+		if folder, err = h.Folders.UploadFolder(r.Context(), me.UserID, body.CurrentFolderID); err != nil {
+			if e, ok := errs.As(err); ok && e.Field == "current_folder_id" {
+				// Same rule, this body's spelling of the field.
+				return &errs.Error{Code: e.Code, Field: "currentFolderId", Message: strings.ReplaceAll(e.Message, "current_folder_id", "currentFolderId")}
+			}
+			return err
+		}
+	}
 	s, err := h.Uploads.Start(r.Context(), uploads.StartRequest{
 		Owner: files.Owner{UserID: me.UserID, Email: me.Email}, Name: body.Name, Size: int64(body.Size),
-		TypeID: int(body.TypeID), FolderID: body.CurrentFolderID, ContentType: body.ContentType,
+		TypeID: int(body.TypeID), FolderID: folder, ContentType: body.ContentType,
 	})
 	if err != nil {
 		return err

@@ -43,6 +43,10 @@ func TestResumableUpload(t *testing.T) {
 	}
 	sum := md5.Sum(data)
 
+	bad := do(t, "POST", s.URL+"/api/v2/uploads/", testKey, strings.NewReader(`{"name": "mesh.cas", "currentFolderId": "nOsuch"}`))
+	if bad.Status != 404 || bad.JSON(t)["field"] != "currentFolderId" {
+		t.Fatalf("unknown currentFolderId: %d %s", bad.Status, bad.Body)
+	}
 	r := do(t, "POST", s.URL+"/api/v2/uploads/", testKey, strings.NewReader(fmt.Sprintf(`{"name": "mesh.cas", "size": %d}`, size)))
 	if r.Status != 201 {
 		t.Fatalf("start: %d %s", r.Status, r.Body)
