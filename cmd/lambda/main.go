@@ -25,6 +25,7 @@ import (
 	"github.com/openrescale/platform/shared/auth"
 	"github.com/openrescale/platform/shared/blob/s3blob"
 	"github.com/openrescale/platform/shared/catalog"
+	"github.com/openrescale/platform/shared/customfields"
 	"github.com/openrescale/platform/shared/files"
 	"github.com/openrescale/platform/shared/folders"
 	"github.com/openrescale/platform/shared/gateway"
@@ -126,6 +127,9 @@ func build(ctx context.Context, getenv func(string) string, log *slog.Logger) (a
 	jobFiles := files.NewRepo(st)
 	deps.Jobs, deps.JobCatalog, deps.JobFiles = jobs.New(st, cat, jobFiles, fileDeleter, time.Now), cat, jobFiles
 	deps.FileInUse = deps.Jobs
+	if deps.CustomFields, err = customfields.New(st, deps.Jobs, jobFiles, accts, time.Now); err != nil {
+		return nil, err
+	}
 	return Handler(route, deps, httpapi.Config{
 		Auth:  gateway.Authenticator{Fallback: auth.Tokens{Keys: accts}},
 		Limit: ratelimit.New(rate, 2*int(rate), time.Now),

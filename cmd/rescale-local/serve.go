@@ -20,6 +20,7 @@ import (
 	"github.com/openrescale/platform/shared/auth"
 	"github.com/openrescale/platform/shared/blob/fileblob"
 	"github.com/openrescale/platform/shared/catalog"
+	"github.com/openrescale/platform/shared/customfields"
 	"github.com/openrescale/platform/shared/errs"
 	"github.com/openrescale/platform/shared/files"
 	"github.com/openrescale/platform/shared/folders"
@@ -136,12 +137,18 @@ func Open(ctx context.Context, cfg Config, stdout io.Writer, log *slog.Logger) (
 	grants := &storagecreds.Local{Secret: secret, Now: time.Now}
 	base := httpapi.BaseURL{Public: cfg.PublicURL}
 	jobSvc := jobs.New(st, cat, fileRepo, fileSvc, time.Now)
+	customFields, err := customfields.New(st, jobSvc, fileRepo, m.accounts, time.Now)
+	if err != nil {
+		m.Close()
+		return nil, err
+	}
 	deps := api.Deps{
 		Accounts:       m.accounts,
 		Catalog:        cat,
 		Jobs:           jobSvc,
 		JobCatalog:     cat,
 		JobFiles:       fileRepo,
+		CustomFields:   customFields,
 		Files:          fileSvc,
 		Objects:        objects,
 		Folders:        folderSvc,

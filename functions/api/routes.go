@@ -11,12 +11,14 @@ import (
 	"github.com/openrescale/platform/functions/apikeys"
 	fcatalog "github.com/openrescale/platform/functions/catalog"
 	fcredentials "github.com/openrescale/platform/functions/credentials"
+	fcustomfields "github.com/openrescale/platform/functions/customfields"
 	ffiles "github.com/openrescale/platform/functions/files"
 	ffolders "github.com/openrescale/platform/functions/folders"
 	"github.com/openrescale/platform/functions/health"
 	fjobs "github.com/openrescale/platform/functions/jobs"
 	fuploads "github.com/openrescale/platform/functions/uploads"
 	"github.com/openrescale/platform/shared/accounts"
+	"github.com/openrescale/platform/shared/customfields"
 	"github.com/openrescale/platform/shared/files"
 	"github.com/openrescale/platform/shared/folders"
 	"github.com/openrescale/platform/shared/httpapi"
@@ -50,6 +52,9 @@ type Deps struct {
 	Jobs       *jobs.Service
 	JobCatalog fjobs.Catalog
 	JobFiles   jobs.Files
+	// CustomFields keeps workspace custom-field definitions and the
+	// fields and values of jobs; the job GET renders the values.
+	CustomFields *customfields.Service
 
 	// FileFolders resolves an upload's current_folder_id (nil: no
 	// folders); FileInUse guards deletes of files a running job needs
@@ -97,6 +102,11 @@ func Routes(d Deps) []httpapi.Route {
 	hl := health.Handlers{Ready: d.Ready}
 	jh := fjobs.Handlers{Jobs: d.Jobs, Catalog: d.JobCatalog, Files: d.JobFiles, Users: d.Accounts, Base: d.Base,
 		RenderFile: ffiles.Handlers{Base: d.Base, Storage: d.FileStorage}.RenderFile}
+	// A nil *Service must not become a non-nil interface.
+	if d.CustomFields != nil {
+		jh.CustomFields = d.CustomFields
+	}
+	cf := fcustomfields.Handlers{Fields: d.CustomFields}
 	fo := ffolders.Handlers{Folders: d.Folders, Base: d.Base, Storage: ffolders.Storage(d.FileStorage)}
 	fh := ffiles.Handlers{Files: d.Files, Folders: d.FileFolders, InUse: d.FileInUse, Base: d.Base, Storage: d.FileStorage, Redirect: d.FileRedirect}
 	up := fuploads.Handlers{Uploads: d.Uploads, Base: d.Base, Local: d.UploadURLs, Folders: d.FileFolders}
@@ -129,6 +139,11 @@ func Routes(d Deps) []httpapi.Route {
 		{Name: "jobs-tags-add", Method: "POST", Path: "/api/v2/jobs/{id}/tags/", Needs: []httpapi.Permission{r, w}, Handler: jh.AddTag},
 		{Name: "jobs-tags-remove", Method: "DELETE", Path: "/api/v2/jobs/{id}/tags/", Needs: []httpapi.Permission{r, w}, Handler: jh.RemoveTag},
 		{Name: "jobs-share", Method: "POST", Path: "/api/v2/jobs/{id}/share/", Needs: []httpapi.Permission{r, w}, Handler: jh.Share},
+		{Name: "jobs-customfields-list", Method: "GET", Path: "/api/v2/jobs/{id}/custom-fields/", Needs: []httpapi.Permission{r}, Handler: cf.Values},
+		{Name: "jobs-customfields-set", Method: "POST", Path: "/api/v2/jobs/{id}/custom-fields/", Needs: []httpapi.Permission{r, w}, Handler: cf.SetValues},
+		{Name: "jobs-customfields-assigned", Method: "GET", Path: "/api/v2/jobs/{id}/custom-fields/assigned/", Needs: []httpapi.Permission{r}, Handler: cf.Assigned},
+		{Name: "jobs-customfields-assign", Method: "POST", Path: "/api/v2/jobs/{id}/custom-fields/assigned/", Needs: []httpapi.Permission{r, w}, Handler: cf.Assign},
+		{Name: "workspace-customfields", Method: "GET", Path: "/api/v2/organizations/{org}/workspaces/{ws}/custom-fields/", Needs: []httpapi.Permission{r}, Handler: cf.Workspace},
 
 		{Name: "files-list", Method: "GET", Path: "/api/v2/files/", Needs: []httpapi.Permission{r}, Handler: fh.List},
 		{Name: "files-upload", Method: "POST", Path: "/api/v2/files/contents/", Needs: []httpapi.Permission{r, w, br, bw}, Handler: fh.Upload},

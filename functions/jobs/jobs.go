@@ -12,6 +12,7 @@ import (
 
 	"github.com/openrescale/platform/shared/accounts"
 	"github.com/openrescale/platform/shared/catalog"
+	"github.com/openrescale/platform/shared/customfields"
 	"github.com/openrescale/platform/shared/errs"
 	"github.com/openrescale/platform/shared/files"
 	"github.com/openrescale/platform/shared/httpapi"
@@ -39,6 +40,14 @@ type Handlers struct {
 	// RenderFile renders a File object as the files endpoints do; nil
 	// falls back to renderFile.
 	RenderFile func(r *http.Request, f files.File) any
+	// CustomFields supplies the job's customFields; nil renders {}.
+	CustomFields CustomFields
+}
+
+// CustomFields reads the values set on a job the caller may read;
+// *customfields.Service is one.
+type CustomFields interface {
+	JobValues(ctx context.Context, j jobs.Job) (map[string]customfields.Value, error)
 }
 
 func (h Handlers) renderFile(r *http.Request, f files.File) any {

@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/openrescale/platform/shared/catalog"
+	"github.com/openrescale/platform/shared/customfields"
 	"github.com/openrescale/platform/shared/errs"
 	"github.com/openrescale/platform/shared/files"
 	"github.com/openrescale/platform/shared/jobs"
@@ -20,26 +21,26 @@ const dateLayout = "2006-01-02T15:04:05.000000Z07:00"
 // spec's order; nulls where the spec shows null for features this platform
 // does not have (optimizer, remote visualisation).
 type jobView struct {
-	ArchiveFilters       []json.RawMessage  `json:"archiveFilters"`
-	BillingPriorityValue *string            `json:"billingPriorityValue"`
-	CaseFile             any                `json:"caseFile"`
-	ExpectedRuns         *int               `json:"expectedRuns"`
-	ID                   string             `json:"id"`
-	IncludeNominalRun    bool               `json:"includeNominalRun"`
-	IsLowPriority        bool               `json:"isLowPriority"`
-	IsTemplateDryRun     bool               `json:"isTemplateDryRun"`
-	JobAnalyses          []analysisView     `json:"jobanalyses"`
-	JobVariables         []jobs.JobVariable `json:"jobvariables"`
-	CustomFields         map[string]any     `json:"customFields"`
-	UserTags             []files.Tag        `json:"userTags"`
-	MonteCarloIterations *int64             `json:"monteCarloIterations"`
-	Name                 string             `json:"name"`
-	Optimizer            any                `json:"optimizer"`
-	Owner                string             `json:"owner"`
-	ParamFile            any                `json:"paramFile"`
-	ProjectID            *string            `json:"projectId"`
-	RemoteVizConfig      any                `json:"remoteVizConfig"`
-	ResourceFilters      []json.RawMessage  `json:"resourceFilters"`
+	ArchiveFilters       []json.RawMessage             `json:"archiveFilters"`
+	BillingPriorityValue *string                       `json:"billingPriorityValue"`
+	CaseFile             any                           `json:"caseFile"`
+	ExpectedRuns         *int                          `json:"expectedRuns"`
+	ID                   string                        `json:"id"`
+	IncludeNominalRun    bool                          `json:"includeNominalRun"`
+	IsLowPriority        bool                          `json:"isLowPriority"`
+	IsTemplateDryRun     bool                          `json:"isTemplateDryRun"`
+	JobAnalyses          []analysisView                `json:"jobanalyses"`
+	JobVariables         []jobs.JobVariable            `json:"jobvariables"`
+	CustomFields         map[string]customfields.Value `json:"customFields"`
+	UserTags             []files.Tag                   `json:"userTags"`
+	MonteCarloIterations *int64                        `json:"monteCarloIterations"`
+	Name                 string                        `json:"name"`
+	Optimizer            any                           `json:"optimizer"`
+	Owner                string                        `json:"owner"`
+	ParamFile            any                           `json:"paramFile"`
+	ProjectID            *string                       `json:"projectId"`
+	RemoteVizConfig      any                           `json:"remoteVizConfig"`
+	ResourceFilters      []json.RawMessage             `json:"resourceFilters"`
 }
 
 type analysisRefView struct {
@@ -185,7 +186,7 @@ func (h Handlers) render(r *http.Request, j jobs.Job) (jobView, error) {
 	v := jobView{
 		ArchiveFilters: s.ArchiveFilters, BillingPriorityValue: s.BillingPriorityValue,
 		ID: j.ID, IncludeNominalRun: s.IncludeNominalRun, IsLowPriority: s.IsLowPriority, IsTemplateDryRun: s.IsTemplateDryRun,
-		JobAnalyses: []analysisView{}, JobVariables: s.JobVariables, CustomFields: map[string]any{}, UserTags: j.Tags,
+		JobAnalyses: []analysisView{}, JobVariables: s.JobVariables, CustomFields: map[string]customfields.Value{}, UserTags: j.Tags,
 		MonteCarloIterations: s.MonteCarloIterations, Name: s.Name, Owner: j.OwnerEmail, ProjectID: s.ProjectID,
 		ResourceFilters: s.ResourceFilters,
 	}
@@ -196,6 +197,11 @@ func (h Handlers) render(r *http.Request, j jobs.Job) (jobView, error) {
 		v.ExpectedRuns = &one
 	}
 	var err error
+	if h.CustomFields != nil {
+		if v.CustomFields, err = h.CustomFields.JobValues(ctx, j); err != nil {
+			return jobView{}, err
+		}
+	}
 	if v.CaseFile, err = fc.ref(ctx, s.CaseFile); err != nil {
 		return jobView{}, err
 	}

@@ -5,6 +5,7 @@
 //
 //	USER#<uid>  / JOB#<id>                   the job; GSI1 USER#<uid>#JOBS / <dateInserted>#<id>
 //	USER#<uid>  / JOB#<id>#SHARE#<rid>       a share with user rid; GSI1 USER#<rid>#SHAREDJOBS / <dateInserted>#<id>
+//	USER#<uid>  / JOB#<id>#CUSTOMFIELDS      its custom fields (shared/customfields); deleted with the job
 //	JOBID#<id>  / JOBID                      id → owner, so ids are unique across users and
 //	                                         a recipient (or a Batch event) can find a job by id
 package jobs

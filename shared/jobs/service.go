@@ -364,13 +364,14 @@ func (s *Service) Share(ctx context.Context, uid, id string, recipient Owner) (J
 }
 
 // deleteOps are the writes that remove a job: its item (at the version
-// read), its id and its shares.
+// read), its id, and the items kept beside it under JOB#<id>#: its shares
+// and its custom fields (shared/customfields).
 func (s *Service) deleteOps(ctx context.Context, j Job) ([]store.Op, error) {
 	ops := []store.Op{
 		{Kind: store.OpDelete, Item: store.Item{PK: userPK(j.OwnerID), SK: jobSK(j.ID)}, Cond: store.Cond{IfVersion: j.Version}},
 		{Kind: store.OpDelete, Item: store.Item{PK: jobIDPK(j.ID), SK: jobIDSK}},
 	}
-	res, err := s.st.Query(ctx, store.Query{PK: userPK(j.OwnerID), SKPrefix: jobSK(j.ID) + "#SHARE#"})
+	res, err := s.st.Query(ctx, store.Query{PK: userPK(j.OwnerID), SKPrefix: jobSK(j.ID) + "#"})
 	if err != nil {
 		return nil, fmt.Errorf("shares of job %s: %w", j.ID, err)
 	}
