@@ -13,8 +13,12 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsapigateway"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsdynamodb"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslambda"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awslambdadestinations"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awss3"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awss3notifications"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awssqs"
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
 
@@ -24,6 +28,16 @@ import (
 // AuthorizerRoute is the ROUTE value that makes cmd/lambda the authorizer,
 // so no route-table entry may use it.
 const AuthorizerRoute = "authorizer"
+
+// ObjectEventsRoute is the ROUTE value that makes cmd/lambda the handler of
+// the files bucket's notifications (events/s3objects), reserved like
+// AuthorizerRoute.
+const ObjectEventsRoute = "s3-object-created"
+
+// UploadSessionDays is how long an upload session lives (shared/uploads'
+// store TTL); S3 keeps an unfinished multipart upload's parts, billed, until
+// it is aborted, so the bucket aborts them once no session can complete them.
+const UploadSessionDays = 7
 
 // Defaults for Props' optional numbers.
 const (
@@ -57,7 +71,17 @@ type PlatformStack struct {
 	Table     awsdynamodb.Table
 	Bucket    awss3.Bucket
 	API       awsapigateway.RestApi
-	Functions map[string]awslambda.Function // by route name, plus AuthorizerRoute
+	Functions map[string]awslambda.Function // by route name, plus AuthorizerRoute and ObjectEventsRoute
+	// UploadRole is what POST /api/credentials/ hands out scoped sessions
+	// of; nil when no route needs httpapi.IssueUploadCredentials.
+	UploadRole awsiam.Role
+	// ObjectEventsFailed receives the storage events the ObjectEventsRoute
+	// function still failed on after its retries.
+	ObjectEventsFailed awssqs.Queue
+
+	// credentialIssuers are the functions whose routes need
+	// httpapi.IssueUploadCredentials, collected by grant.
+	credentialIssuers []awslambda.Function
 }
 
 // NewPlatformStack defines the stack under scope. It checks the route table
@@ -84,12 +108,29 @@ func NewPlatformStack(scope constructs.Construct, id string, props Props) (*Plat
 		Encryption:        awss3.BucketEncryption_S3_MANAGED,
 		// Users' input and output files outlive any one deployment.
 		RemovalPolicy: awscdk.RemovalPolicy_RETAIN,
+		LifecycleRules: &[]*awss3.LifecycleRule{{
+			Id:                                  jsii.String("AbortStaleMultipartUploads"),
+			AbortIncompleteMultipartUploadAfter: awscdk.Duration_Days(jsii.Number(UploadSessionDays)),
+		}},
+		// Browsers PUT parts to presigned URLs and GET presigned downloads
+		// from any page; the URL's signature, not the origin, is what
+		// authorises, so any origin may. The part ETags must be readable
+		// because completing an upload sends them back.
+		Cors: &[]*awss3.CorsRule{{
+			AllowedMethods: &[]awss3.HttpMethods{awss3.HttpMethods_PUT, awss3.HttpMethods_GET},
+			AllowedOrigins: jsii.Strings("*"),
+			AllowedHeaders: jsii.Strings("*"),
+			ExposedHeaders: jsii.Strings("ETag"),
+			MaxAge:         jsii.Number(3600),
+		}},
 	})
 
 	// One asset for all functions: the binary is uploaded once and each
 	// function picks its route by ROUTE.
 	code := awslambda.Code_FromAsset(jsii.String(props.AssetDir), nil)
-	newFunction := func(name, description string, env map[string]string) awslambda.Function {
+	// tune exists for functions outside API Gateway, which its 29 s
+	// limit and small memory do not fit.
+	newFunction := func(name, description string, env map[string]string, tune func(*awslambda.FunctionProps)) awslambda.Function {
 		vars := map[string]*string{
 			"ROUTE":      jsii.String(name),
 			"TABLE_NAME": ps.Table.TableName(),
@@ -97,7 +138,7 @@ func NewPlatformStack(scope constructs.Construct, id string, props Props) (*Plat
 		for k, v := range env {
 			vars[k] = jsii.String(v)
 		}
-		fn := awslambda.NewFunction(st, jsii.String("Fn-"+name), &awslambda.FunctionProps{
+		fp := &awslambda.FunctionProps{
 			Runtime:      awslambda.Runtime_PROVIDED_AL2023(),
 			Architecture: awslambda.Architecture_ARM_64(),
 			Handler:      jsii.String("bootstrap"),
@@ -108,12 +149,16 @@ func NewPlatformStack(scope constructs.Construct, id string, props Props) (*Plat
 			// API Gateway gives up on an integration after 29 s; running
 			// longer would only bill for answers nobody receives.
 			Timeout: awscdk.Duration_Seconds(jsii.Number(29)),
-		})
+		}
+		if tune != nil {
+			tune(fp)
+		}
+		fn := awslambda.NewFunction(st, jsii.String("Fn-"+name), fp)
 		ps.Functions[name] = fn
 		return fn
 	}
 
-	authFn := newFunction(AuthorizerRoute, "API key authorizer", nil)
+	authFn := newFunction(AuthorizerRoute, "API key authorizer", nil, nil)
 	ps.Table.GrantReadData(authFn)
 	authorizer := awsapigateway.NewRequestAuthorizer(st, jsii.String("ApiKeyAuthorizer"), &awsapigateway.RequestAuthorizerProps{
 		Handler:         authFn,
@@ -146,7 +191,10 @@ func NewPlatformStack(scope constructs.Construct, id string, props Props) (*Plat
 	addGatewayResponses(ps.API)
 
 	for _, rt := range props.Routes {
-		fn := newFunction(rt.Name, rt.Method+" "+rt.Path, props.FunctionEnv)
+		fn := newFunction(rt.Name, rt.Method+" "+rt.Path, props.FunctionEnv, nil)
+		// cmd/lambda wires files, uploads and job input deletion only when
+		// BUCKET_NAME is set, even for routes that never touch the bucket
+		// themselves; the name alone grants nothing.
 		fn.AddEnvironment(jsii.String("BUCKET_NAME"), ps.Bucket.BucketName(), nil)
 		if err := grant(ps, fn, rt.Needs); err != nil {
 			return nil, fmt.Errorf("route %s: %w", rt.Name, err)
@@ -166,6 +214,13 @@ func NewPlatformStack(scope constructs.Construct, id string, props Props) (*Plat
 		)
 	}
 
+	if len(ps.credentialIssuers) > 0 {
+		ps.UploadRole = newUploadRole(st, ps.Bucket, ps.credentialIssuers)
+	}
+	ps.ObjectEventsFailed = addObjectEvents(st, ps, func(tune func(*awslambda.FunctionProps)) awslambda.Function {
+		return newFunction(ObjectEventsRoute, "files bucket object created/removed events", nil, tune)
+	})
+
 	awscdk.NewCfnOutput(st, jsii.String("ApiUrl"), &awscdk.CfnOutputProps{
 		Value:       ps.API.Url(),
 		Description: jsii.String("Base URL of the API (stage prod); clients append /api/v2/..."),
@@ -173,6 +228,78 @@ func NewPlatformStack(scope constructs.Construct, id string, props Props) (*Plat
 	awscdk.NewCfnOutput(st, jsii.String("TableName"), &awscdk.CfnOutputProps{Value: ps.Table.TableName()})
 	awscdk.NewCfnOutput(st, jsii.String("BucketName"), &awscdk.CfnOutputProps{Value: ps.Bucket.BucketName()})
 	return ps, nil
+}
+
+// addObjectEvents subscribes the ObjectEventsRoute function to the bucket's
+// created and removed notifications and returns its failure queue.
+func addObjectEvents(st awscdk.Stack, ps *PlatformStack, newFunction func(func(*awslambda.FunctionProps)) awslambda.Function) awssqs.Queue {
+	failed := awssqs.NewQueue(st, jsii.String("ObjectEventsFailed"), &awssqs.QueueProps{
+		// SQS's longest: time to notice, fix and replay (the handler
+		// treats events as hints, so a late replay is harmless).
+		RetentionPeriod: awscdk.Duration_Days(jsii.Number(14)),
+		Encryption:      awssqs.QueueEncryption_SQS_MANAGED,
+		EnforceSSL:      jsii.Bool(true),
+	})
+	fn := newFunction(func(p *awslambda.FunctionProps) {
+		// S3 invokes asynchronously, so API Gateway's 29 s does not apply:
+		// the function streams whole objects (multipart uploads above the
+		// 64 MiB the complete call hashes itself) through MD5 and SHA-512,
+		// which takes minutes for large files. More memory buys the CPU
+		// and network throughput the hashing is bound by.
+		p.Timeout = awscdk.Duration_Minutes(jsii.Number(15))
+		p.MemorySize = jsii.Number(1024)
+		// S3 delivers at least once and the handler is idempotent, so
+		// retrying is safe; an event still failing after Lambda's maximum
+		// of 2 retries is kept rather than dropped, or its file would stay
+		// isUploaded=false for good.
+		p.RetryAttempts = jsii.Number(2)
+		p.MaxEventAge = awscdk.Duration_Hours(jsii.Number(6))
+		p.OnFailure = awslambdadestinations.NewSqsDestination(failed)
+	})
+	fn.AddEnvironment(jsii.String("BUCKET_NAME"), ps.Bucket.BucketName(), nil)
+	ps.Table.GrantReadWriteData(fn)
+	ps.Bucket.GrantRead(fn, nil)
+	dest := awss3notifications.NewLambdaDestination(fn)
+	ps.Bucket.AddEventNotification(awss3.EventType_OBJECT_CREATED, dest)
+	ps.Bucket.AddEventNotification(awss3.EventType_OBJECT_REMOVED, dest)
+	return failed
+}
+
+// newUploadRole is the role storagecreds.STS assumes with a session policy
+// narrowing it to one caller's directory. The role itself bounds what any
+// session can do: objects under user/ only, so even a faulty session policy
+// cannot reach other keys.
+func newUploadRole(st awscdk.Stack, bucket awss3.Bucket, issuers []awslambda.Function) awsiam.Role {
+	trusted := make([]awsiam.IPrincipal, 0, len(issuers))
+	for _, fn := range issuers {
+		trusted = append(trusted, fn.Role())
+	}
+	role := awsiam.NewRole(st, jsii.String("UploadRole"), &awsiam.RoleProps{
+		Description: jsii.String("Scoped storage credentials issued by POST /api/credentials/"),
+		// Trusting the issuing functions' roles rather than the account
+		// keeps other principals in the account from assuming it even if
+		// their own policies allow sts:AssumeRole broadly.
+		AssumedBy: awsiam.NewCompositePrincipal(trusted...),
+		// A Lambda role assuming another role is role chaining, which STS
+		// caps at one hour anyway; storagecreds asks for exactly that.
+		MaxSessionDuration: awscdk.Duration_Hours(jsii.Number(1)),
+	})
+	role.AddToPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Actions:   jsii.Strings("s3:PutObject", "s3:GetObject", "s3:AbortMultipartUpload", "s3:ListMultipartUploadParts"),
+		Resources: jsii.Strings(*bucket.ArnForObjects(jsii.String("user/*"))),
+	}))
+	role.AddToPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Actions:   jsii.Strings("s3:ListBucket"),
+		Resources: &[]*string{bucket.BucketArn()},
+	}))
+	for _, fn := range issuers {
+		fn.AddToRolePolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+			Actions:   jsii.Strings("sts:AssumeRole"),
+			Resources: &[]*string{role.RoleArn()},
+		}))
+		fn.AddEnvironment(jsii.String("UPLOAD_ROLE_ARN"), role.RoleArn(), nil)
+	}
+	return role
 }
 
 // newTable is the layout shared/store/dynamostore expects.
@@ -218,8 +345,9 @@ func grant(ps *PlatformStack, fn awslambda.Function, needs []httpapi.Permission)
 			// TODO(lifecycle issue): grant states:StartExecution /
 			// StopExecution on the job state machine once it exists.
 		case httpapi.IssueUploadCredentials:
-			// TODO(files issue): grant sts:AssumeRole on the scoped upload
-			// role once the files issue defines it.
+			// The upload role trusts exactly these functions, so it is made
+			// once all of them exist; newUploadRole grants sts:AssumeRole.
+			ps.credentialIssuers = append(ps.credentialIssuers, fn)
 		default:
 			// Failing beats deploying a function that lacks what it needs.
 			return fmt.Errorf("unknown permission %q", n)
@@ -284,7 +412,7 @@ func validate(p Props) error {
 	if len(p.Routes) == 0 {
 		return errors.New("no routes")
 	}
-	names := map[string]bool{AuthorizerRoute: true}
+	names := map[string]bool{AuthorizerRoute: true, ObjectEventsRoute: true}
 	methods := map[string]string{}
 	for _, rt := range p.Routes {
 		if rt.Name == "" || rt.Method == "" {

@@ -2,6 +2,7 @@ package stack_test
 
 import (
 	"encoding/json"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -52,12 +53,13 @@ func TestPropsRejected(t *testing.T) {
 	asset := fakeAsset(t)
 	ok := httpapi.Route{Name: "a", Method: "GET", Path: "/api/v2/a/"}
 	cases := map[string]stack.Props{
-		"no asset dir":       {Routes: []httpapi.Route{ok}},
-		"asset missing":      {AssetDir: t.TempDir(), Routes: []httpapi.Route{ok}},
-		"reserved name":      {AssetDir: asset, Routes: []httpapi.Route{{Name: stack.AuthorizerRoute, Method: "GET", Path: "/x/"}}},
-		"duplicate name":     {AssetDir: asset, Routes: []httpapi.Route{ok, ok}},
-		"slash-only clash":   {AssetDir: asset, Routes: []httpapi.Route{ok, {Name: "b", Method: "GET", Path: "/api/v2/a"}}},
-		"unknown permission": {AssetDir: asset, Routes: []httpapi.Route{{Name: "c", Method: "GET", Path: "/c/", Needs: []httpapi.Permission{"queue:send"}}}},
+		"no asset dir":         {Routes: []httpapi.Route{ok}},
+		"asset missing":        {AssetDir: t.TempDir(), Routes: []httpapi.Route{ok}},
+		"reserved name":        {AssetDir: asset, Routes: []httpapi.Route{{Name: stack.AuthorizerRoute, Method: "GET", Path: "/x/"}}},
+		"reserved events name": {AssetDir: asset, Routes: []httpapi.Route{{Name: stack.ObjectEventsRoute, Method: "GET", Path: "/x/"}}},
+		"duplicate name":       {AssetDir: asset, Routes: []httpapi.Route{ok, ok}},
+		"slash-only clash":     {AssetDir: asset, Routes: []httpapi.Route{ok, {Name: "b", Method: "GET", Path: "/api/v2/a"}}},
+		"unknown permission":   {AssetDir: asset, Routes: []httpapi.Route{{Name: "c", Method: "GET", Path: "/c/", Needs: []httpapi.Permission{"queue:send"}}}},
 	}
 	requireNode(t)
 	for name, p := range cases {
@@ -85,8 +87,13 @@ func TestStack(t *testing.T) {
 	tm := decode(t, tpl)
 
 	t.Run("functions", func(t *testing.T) {
-		check(t, func() { tpl.ResourceCountIs(jsii.String("AWS::Lambda::Function"), jsii.Number(len(routes)+1)) })
+		// Routes, the authorizer, the object events function, and CDK's own
+		// handler that configures the bucket's notifications.
+		check(t, func() { tpl.ResourceCountIs(jsii.String("AWS::Lambda::Function"), jsii.Number(len(routes)+3)) })
 		byRoute := functionsByRoute(t, tm)
+		if len(byRoute) != len(routes)+2 {
+			t.Errorf("%d functions with ROUTE, want %d: %v", len(byRoute), len(routes)+2, keys(byRoute))
+		}
 		for _, rt := range append(slices.Clone(routes), httpapi.Route{Name: stack.AuthorizerRoute}) {
 			fn, ok := byRoute[rt.Name]
 			if !ok {
@@ -154,6 +161,23 @@ func TestStack(t *testing.T) {
 						}},
 					}),
 				},
+			})
+		})
+		check(t, func() {
+			tpl.HasResourceProperties(jsii.String("AWS::S3::Bucket"), map[string]any{
+				"LifecycleConfiguration": map[string]any{"Rules": assertions.Match_ArrayWith(&[]any{
+					assertions.Match_ObjectLike(&map[string]any{
+						"Status":                         "Enabled",
+						"AbortIncompleteMultipartUpload": map[string]any{"DaysAfterInitiation": stack.UploadSessionDays},
+					}),
+				})},
+				"CorsConfiguration": map[string]any{"CorsRules": assertions.Match_ArrayWith(&[]any{
+					assertions.Match_ObjectLike(&map[string]any{
+						"AllowedMethods": assertions.Match_ArrayWith(&[]any{"PUT", "GET"}),
+						"AllowedOrigins": []any{"*"},
+						"ExposedHeaders": assertions.Match_ArrayWith(&[]any{"ETag"}),
+					}),
+				})},
 			})
 		})
 		// EnforceSSL is a deny statement on aws:SecureTransport=false.
@@ -265,6 +289,159 @@ func TestStack(t *testing.T) {
 		}
 	})
 
+	t.Run("object events", func(t *testing.T) {
+		fn, ok := functionsByRoute(t, tm)[stack.ObjectEventsRoute]
+		if !ok {
+			t.Fatalf("no function with ROUTE=%s", stack.ObjectEventsRoute)
+		}
+		for _, v := range []string{"TABLE_NAME", "BUCKET_NAME"} {
+			if _, ok := fn.Properties.Environment.Variables[v]; !ok {
+				t.Errorf("environment lacks %s", v)
+			}
+		}
+		if fn.Properties.ReservedConcurrentExecutions != nil {
+			t.Errorf("reserved concurrency %d: a cap would throttle S3's deliveries into retries", *fn.Properties.ReservedConcurrentExecutions)
+		}
+		actions := actionsByRole(t, tm)[fn.role]
+		for _, a := range []string{"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "s3:GetObject*"} {
+			if !actions[a] {
+				t.Errorf("lacks %s: %v", a, actions)
+			}
+		}
+		for _, a := range []string{"s3:PutObject", "s3:DeleteObject*", "sts:AssumeRole"} {
+			if actions[a] {
+				t.Errorf("may %s", a)
+			}
+		}
+		arn := map[string]any{"Fn::GetAtt": []any{fn.id, "Arn"}}
+		check(t, func() {
+			tpl.HasResourceProperties(jsii.String("Custom::S3BucketNotifications"), map[string]any{
+				"NotificationConfiguration": map[string]any{"LambdaFunctionConfigurations": assertions.Match_ArrayWith(&[]any{
+					map[string]any{"Events": []any{"s3:ObjectCreated:*"}, "LambdaFunctionArn": arn},
+					map[string]any{"Events": []any{"s3:ObjectRemoved:*"}, "LambdaFunctionArn": arn},
+				})},
+			})
+		})
+		check(t, func() {
+			tpl.HasResourceProperties(jsii.String("AWS::Lambda::Permission"), map[string]any{
+				"Action": "lambda:InvokeFunction", "Principal": "s3.amazonaws.com", "FunctionName": arn,
+			})
+		})
+		check(t, func() {
+			tpl.HasResourceProperties(jsii.String("AWS::Lambda::EventInvokeConfig"), map[string]any{
+				"FunctionName":         map[string]any{"Ref": fn.id},
+				"MaximumRetryAttempts": 2,
+				"DestinationConfig": map[string]any{"OnFailure": map[string]any{
+					"Destination": map[string]any{"Fn::GetAtt": assertions.Match_ArrayWith(&[]any{"Arn"})},
+				}},
+			})
+		})
+		check(t, func() { tpl.ResourceCountIs(jsii.String("AWS::SQS::Queue"), jsii.Number(1)) })
+	})
+
+	t.Run("upload role", func(t *testing.T) {
+		byRoute := functionsByRoute(t, tm)
+		issuers := map[string]bool{} // function roles that may assume it
+		var roleID string
+		for _, rt := range routes {
+			fn := byRoute[rt.Name]
+			raw, has := fn.Properties.Environment.Variables["UPLOAD_ROLE_ARN"]
+			if needs := slices.Contains(rt.Needs, httpapi.IssueUploadCredentials); needs != has {
+				t.Errorf("%s: needs IssueUploadCredentials %v, has UPLOAD_ROLE_ARN %v", rt.Name, needs, has)
+			}
+			if !has {
+				continue
+			}
+			issuers[fn.role] = true
+			id := getAttArn(t, raw)
+			if roleID != "" && id != roleID {
+				t.Errorf("%s: UPLOAD_ROLE_ARN is %s's, others %s's", rt.Name, id, roleID)
+			}
+			roleID = id
+		}
+		if roleID == "" {
+			t.Fatal("no route needs IssueUploadCredentials; the route table changed, adjust the test")
+		}
+		role, ok := tm.Resources[roleID]
+		if !ok || role.Type != "AWS::IAM::Role" {
+			t.Fatalf("UPLOAD_ROLE_ARN refers to %s, not a role", roleID)
+		}
+		var rp struct {
+			MaxSessionDuration       int
+			AssumeRolePolicyDocument struct{ Statement []statement }
+		}
+		if err := json.Unmarshal(role.Properties, &rp); err != nil {
+			t.Fatal(err)
+		}
+		if rp.MaxSessionDuration != 3600 {
+			t.Errorf("max session duration %d s, want 3600", rp.MaxSessionDuration)
+		}
+		trusted := map[string]bool{}
+		for _, s := range rp.AssumeRolePolicyDocument.Statement {
+			var p struct{ AWS json.RawMessage }
+			if err := json.Unmarshal(s.Principal, &p); err != nil || p.AWS == nil {
+				t.Errorf("trust statement principal %s: want function roles only", s.Principal)
+				continue
+			}
+			trusted[getAttArn(t, p.AWS)] = true
+		}
+		if !maps.Equal(trusted, issuers) {
+			t.Errorf("role trusts %v, want exactly the issuing functions' roles %v", keys(trusted), keys(issuers))
+		}
+
+		// Identity side: sts:AssumeRole on the upload role, and only there,
+		// only for the issuers.
+		for roleRef, stmts := range statementsByRole(t, tm) {
+			for _, s := range stmts {
+				if s.Effect != "Allow" || !slices.ContainsFunc(s.actions(t), func(a string) bool { return strings.HasPrefix(a, "sts:") }) {
+					continue
+				}
+				if !issuers[roleRef] {
+					t.Errorf("role %s may %v", roleRef, s.actions(t))
+				}
+				if id := getAttArn(t, s.Resource); id != roleID {
+					t.Errorf("role %s may assume %s", roleRef, id)
+				}
+			}
+		}
+		for r := range issuers {
+			if !actionsByRole(t, tm)[r]["sts:AssumeRole"] {
+				t.Errorf("issuing function role %s lacks sts:AssumeRole", r)
+			}
+		}
+
+		// The role's own permissions bound every session to user/.
+		objectActions := []string{"s3:PutObject", "s3:GetObject", "s3:AbortMultipartUpload", "s3:ListMultipartUploadParts"}
+		var granted []string
+		for _, s := range statementsByRole(t, tm)[roleID] {
+			if s.Effect != "Allow" {
+				continue
+			}
+			res := string(s.Resource)
+			for _, a := range s.actions(t) {
+				granted = append(granted, a)
+				switch {
+				case slices.Contains(objectActions, a):
+					if !strings.Contains(res, `"/user/*"`) {
+						t.Errorf("%s on %s, want objects under user/ only", a, res)
+					}
+				case a == "s3:ListBucket":
+					if res != `{"Fn::GetAtt":["`+bucketID(t, tm)+`","Arn"]}` {
+						t.Errorf("%s on %s, want the files bucket", a, res)
+					}
+				default:
+					t.Errorf("upload role may %s on %s", a, res)
+				}
+			}
+		}
+		slices.Sort(granted)
+		want := append(slices.Clone(objectActions), "s3:ListBucket")
+		slices.Sort(want)
+		if !slices.Equal(granted, want) {
+			t.Errorf("upload role may %v, want %v", granted, want)
+		}
+	})
+
 	t.Run("outputs", func(t *testing.T) {
 		for _, o := range []string{"ApiUrl", "TableName", "BucketName"} {
 			check(t, func() { tpl.HasOutput(jsii.String(o), map[string]any{}) })
@@ -339,7 +516,9 @@ type function struct {
 		MemorySize       int
 		Timeout          int
 		Environment      struct{ Variables map[string]json.RawMessage }
-		Role             struct {
+		// ReservedConcurrentExecutions is a pointer so absence shows.
+		ReservedConcurrentExecutions *int
+		Role                         struct {
 			GetAtt []string `json:"Fn::GetAtt"`
 		}
 	}
@@ -359,6 +538,9 @@ func functionsByRoute(t *testing.T, tm template) map[string]function {
 		f.id = id
 		if len(f.Properties.Role.GetAtt) > 0 {
 			f.role = f.Properties.Role.GetAtt[0]
+		}
+		if _, ok := f.Properties.Environment.Variables["ROUTE"]; !ok {
+			continue // CDK's own, e.g. the bucket notifications handler
 		}
 		var route string
 		if err := json.Unmarshal(f.Properties.Environment.Variables["ROUTE"], &route); err != nil {
@@ -435,19 +617,37 @@ func methodsByKey(t *testing.T, tm template) map[string]method {
 	return out
 }
 
-// actionsByRole collects every IAM action allowed to each role.
-func actionsByRole(t *testing.T, tm template) map[string]map[string]bool {
+// statement is one IAM policy statement as the template has it.
+type statement struct {
+	Effect    string
+	Action    json.RawMessage
+	Resource  json.RawMessage
+	Principal json.RawMessage
+}
+
+// actions reads Action, which IAM allows as one string or a list.
+func (s statement) actions(t *testing.T) []string {
+	t.Helper()
+	var actions []string
+	if err := json.Unmarshal(s.Action, &actions); err != nil {
+		var one string
+		if err := json.Unmarshal(s.Action, &one); err != nil {
+			t.Fatalf("action %s: %v", s.Action, err)
+		}
+		actions = []string{one}
+	}
+	return actions
+}
+
+// statementsByRole collects the statements of the policies attached to each
+// role, by the role's logical ID.
+func statementsByRole(t *testing.T, tm template) map[string][]statement {
 	t.Helper()
 	type policy struct {
-		PolicyDocument struct {
-			Statement []struct {
-				Effect string
-				Action json.RawMessage
-			}
-		}
-		Roles []struct{ Ref string }
+		PolicyDocument struct{ Statement []statement }
+		Roles          []struct{ Ref string }
 	}
-	out := map[string]map[string]bool{}
+	out := map[string][]statement{}
 	for id, r := range tm.Resources {
 		if r.Type != "AWS::IAM::Policy" {
 			continue
@@ -456,29 +656,60 @@ func actionsByRole(t *testing.T, tm template) map[string]map[string]bool {
 		if err := json.Unmarshal(r.Properties, &p); err != nil {
 			t.Fatalf("policy %s: %v", id, err)
 		}
-		for _, s := range p.PolicyDocument.Statement {
+		for _, role := range p.Roles {
+			out[role.Ref] = append(out[role.Ref], p.PolicyDocument.Statement...)
+		}
+	}
+	return out
+}
+
+// actionsByRole collects every IAM action allowed to each role.
+func actionsByRole(t *testing.T, tm template) map[string]map[string]bool {
+	t.Helper()
+	out := map[string]map[string]bool{}
+	for role, stmts := range statementsByRole(t, tm) {
+		for _, s := range stmts {
 			if s.Effect != "Allow" {
 				continue
 			}
-			var actions []string
-			if err := json.Unmarshal(s.Action, &actions); err != nil {
-				var one string
-				if err := json.Unmarshal(s.Action, &one); err != nil {
-					t.Fatalf("policy %s: action %s: %v", id, s.Action, err)
-				}
-				actions = []string{one}
+			if out[role] == nil {
+				out[role] = map[string]bool{}
 			}
-			for _, role := range p.Roles {
-				if out[role.Ref] == nil {
-					out[role.Ref] = map[string]bool{}
-				}
-				for _, a := range actions {
-					out[role.Ref][a] = true
-				}
+			for _, a := range s.actions(t) {
+				out[role][a] = true
 			}
 		}
 	}
 	return out
+}
+
+// getAttArn returns X of {"Fn::GetAtt": [X, "Arn"]}, failing on anything
+// else: a literal or wildcard ARN would reach beyond this stack.
+func getAttArn(t *testing.T, raw json.RawMessage) string {
+	t.Helper()
+	var v struct {
+		GetAtt []string `json:"Fn::GetAtt"`
+	}
+	if err := json.Unmarshal(raw, &v); err != nil || len(v.GetAtt) != 2 || v.GetAtt[1] != "Arn" {
+		t.Errorf("%s: want {\"Fn::GetAtt\": [id, \"Arn\"]}", raw)
+		return ""
+	}
+	return v.GetAtt[0]
+}
+
+// bucketID is the files bucket's logical ID, the stack's only bucket.
+func bucketID(t *testing.T, tm template) string {
+	t.Helper()
+	var ids []string
+	for id, r := range tm.Resources {
+		if r.Type == "AWS::S3::Bucket" {
+			ids = append(ids, id)
+		}
+	}
+	if len(ids) != 1 {
+		t.Fatalf("buckets %v, want exactly one", ids)
+	}
+	return ids[0]
 }
 
 func keys[V any](m map[string]V) []string {
