@@ -144,6 +144,8 @@ func Routes(d Deps) []httpapi.Route {
 		{Name: "jobs-customfields-assigned", Method: "GET", Path: "/api/v2/jobs/{id}/custom-fields/assigned/", Needs: []httpapi.Permission{r}, Handler: cf.Assigned},
 		{Name: "jobs-customfields-assign", Method: "POST", Path: "/api/v2/jobs/{id}/custom-fields/assigned/", Needs: []httpapi.Permission{r, w}, Handler: cf.Assign},
 		{Name: "workspace-customfields", Method: "GET", Path: "/api/v2/organizations/{org}/workspaces/{ws}/custom-fields/", Needs: []httpapi.Permission{r}, Handler: cf.Workspace},
+		{Name: "data-jobs-list", Method: "GET", Path: "/api/v2/data/jobs/", Needs: []httpapi.Permission{r}, Handler: jh.DataList},
+		{Name: "data-jobs-fields", Method: "GET", Path: "/api/v2/data/jobs/fields/", Needs: []httpapi.Permission{r}, Handler: jh.DataFields},
 
 		{Name: "files-list", Method: "GET", Path: "/api/v2/files/", Needs: []httpapi.Permission{r}, Handler: fh.List},
 		{Name: "files-upload", Method: "POST", Path: "/api/v2/files/contents/", Needs: []httpapi.Permission{r, w, br, bw}, Handler: fh.Upload},

@@ -263,11 +263,12 @@ func (h Handlers) List(w http.ResponseWriter, r *http.Request) error {
 		return errs.Field("state", "state must be completed or not_completed, got %q", s)
 	}
 	if s := strings.TrimSpace(q.Get("q")); s != "" {
-		m, err := h.matcher(s)
+		m, prepare, err := h.matcher(s)
 		if err != nil {
 			return err
 		}
 		preds = append(preds, m)
+		opts.Prepare = prepare
 	}
 	if len(preds) > 0 {
 		opts.Match = func(j jobs.Job) bool {

@@ -69,6 +69,8 @@ func newEnv(t *testing.T) *env {
 		{Name: "jobs-tags-add", Method: "POST", Path: "/api/v2/jobs/{id}/tags/", Handler: hs.AddTag},
 		{Name: "jobs-tags-remove", Method: "DELETE", Path: "/api/v2/jobs/{id}/tags/", Handler: hs.RemoveTag},
 		{Name: "jobs-share", Method: "POST", Path: "/api/v2/jobs/{id}/share/", Handler: hs.Share},
+		{Name: "data-jobs-list", Method: "GET", Path: "/api/v2/data/jobs/", Handler: hs.DataList},
+		{Name: "data-jobs-fields", Method: "GET", Path: "/api/v2/data/jobs/fields/", Handler: hs.DataFields},
 	}
 	e := &env{t: t, files: fr,
 		alice: httpapi.Principal{UserID: a.ID, Email: a.Email, KeyID: "k1"},

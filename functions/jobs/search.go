@@ -1,6 +1,9 @@
 package jobs
 
 import (
+	"context"
+	"slices"
+
 	"github.com/openrescale/platform/shared/jobs"
 	"github.com/openrescale/platform/shared/jobs/search"
 )
@@ -9,6 +12,9 @@ import (
 type doc struct {
 	j   jobs.Job
 	cat Catalog
+	// fileTags are the normalised tags of the job's files, gathered for
+	// the whole listing when q has a #tag term (nil otherwise).
+	fileTags []string
 }
 
 var _ search.Doc = doc{}
@@ -26,15 +32,14 @@ func (d doc) AnalysisNames() []string {
 	return out
 }
 
-// Tags are the job's own tags. The spec also matches tags of the job's
-// files; that needs a file read per job and listed job, so it waits for
-// the tags to be copied onto the job record.
+// Tags are the job's own tags and its files' tags, as the spec's #tag
+// matches both.
 func (d doc) Tags() []string {
-	out := make([]string, len(d.j.Tags))
+	out := make([]string, len(d.j.Tags), len(d.j.Tags)+len(d.fileTags))
 	for i, t := range d.j.Tags {
 		out[i] = t.NormalizedName
 	}
-	return out
+	return append(out, d.fileTags...)
 }
 
 func (d doc) Owner() string { return d.j.OwnerEmail }
@@ -68,11 +73,46 @@ func (d doc) Versions() []string {
 	return out
 }
 
-// matcher compiles q into a predicate over jobs.
-func (h Handlers) matcher(q string) (func(jobs.Job) bool, error) {
+// matcher compiles q into a predicate over jobs. When q has a #tag term,
+// prepare (else nil) gathers the candidates' file tags first, once per
+// listing: files are read only for searches that can use their tags.
+func (h Handlers) matcher(q string) (match func(jobs.Job) bool, prepare func(context.Context, []jobs.Job) error, err error) {
 	expr, err := search.Parse(q)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return func(j jobs.Job) bool { return expr.Match(doc{j: j, cat: h.Catalog}) }, nil
+	if !hasTag(expr) {
+		return func(j jobs.Job) bool { return expr.Match(doc{j: j, cat: h.Catalog}) }, nil, nil
+	}
+	var fileTags map[string][]string
+	prepare = func(ctx context.Context, candidates []jobs.Job) error {
+		ft, err := h.Jobs.FileTags(ctx, candidates)
+		fileTags = ft
+		return err
+	}
+	match = func(j jobs.Job) bool {
+		return expr.Match(doc{j: j, cat: h.Catalog, fileTags: fileTags[j.ID]})
+	}
+	return match, prepare, nil
+}
+
+// hasTag reports whether e has a #tag term.
+func hasTag(e search.Expr) bool {
+	switch e := e.(type) {
+	case search.Tag, *search.Tag:
+		return true
+	case search.Not:
+		return hasTag(e.X)
+	case *search.Not:
+		return hasTag(e.X)
+	case search.And:
+		return slices.ContainsFunc(e.X, hasTag)
+	case *search.And:
+		return slices.ContainsFunc(e.X, hasTag)
+	case search.Or:
+		return slices.ContainsFunc(e.X, hasTag)
+	case *search.Or:
+		return slices.ContainsFunc(e.X, hasTag)
+	}
+	return false
 }

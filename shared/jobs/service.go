@@ -458,7 +458,10 @@ type ListOptions struct {
 	Scope Scope
 	// Match, when set, keeps only the jobs it accepts (status, state and
 	// search filters); without it the store pages the owned list.
-	Match         func(Job) bool
+	Match func(Job) bool
+	// Prepare, when set with Match, is called once with every candidate
+	// before matching (e.g. to gather the candidates' file tags).
+	Prepare       func(ctx context.Context, candidates []Job) error
 	Offset, Limit int
 }
 
@@ -494,6 +497,11 @@ func (s *Service) List(ctx context.Context, uid string, o ListOptions) ([]Job, i
 	slices.SortStableFunc(all, func(a, b Job) int {
 		return cmp.Compare(dateKey(b.DateInserted, b.ID), dateKey(a.DateInserted, a.ID))
 	})
+	if o.Match != nil && o.Prepare != nil {
+		if err := o.Prepare(ctx, all); err != nil {
+			return nil, 0, err
+		}
+	}
 	if o.Match != nil {
 		all = slices.DeleteFunc(all, func(j Job) bool { return !o.Match(j) })
 	}
