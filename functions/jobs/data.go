@@ -1,12 +1,15 @@
 package jobs
 
 import (
+	"context"
 	"encoding/json"
 	"net/http"
 	"net/url"
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/openrescale/platform/shared/errs"
@@ -136,6 +139,17 @@ func (h Handlers) DataList(w http.ResponseWriter, r *http.Request) error {
 	page := dataPage{Count: total, Results: make([]dataView, 0, len(list))}
 	for _, j := range list {
 		page.Results = append(page.Results, h.renderData(j, fields))
+	}
+	if fields == nil || fields["custom_values"] {
+		values, err := h.dataCustomValues(r.Context(), list)
+		if err != nil {
+			return err
+		}
+		for i := range page.Results {
+			if values[i] != nil {
+				page.Results[i].CustomValues = values[i]
+			}
+		}
 	}
 	if dq.Limit > 0 && dq.Offset+dq.Limit < total {
 		u := h.dataPageURL(r, dq.Offset+dq.Limit)
@@ -291,7 +305,7 @@ func (h Handlers) renderData(j jobs.Job, fields map[string]bool) dataView {
 		v.Tags = mustJSON(names)
 	}
 	if want("custom_values") {
-		v.CustomValues = emptyObject
+		v.CustomValues = emptyObject // see dataCustomValues
 	}
 	if want("job_id") {
 		v.JobID = mustJSON(j.ID)
@@ -314,4 +328,52 @@ func (h Handlers) dataHardware(hw jobs.Hardware) dataHardware {
 		ct.Name = c.Name
 	}
 	return dataHardware{Slots: hw.Slots, Coretype: ct, Walltime: hw.Walltime, CoresPerSlot: hw.CoresPerSlot}
+}
+
+// dataCustomValues renders each job's custom field values as name → value
+// (nil where a job has none), reading the page's jobs concurrently.
+func (h Handlers) dataCustomValues(ctx context.Context, list []jobs.Job) ([]json.RawMessage, error) {
+	out := make([]json.RawMessage, len(list))
+	if h.CustomFields == nil || len(list) == 0 {
+		return out, nil
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var (
+		wg    sync.WaitGroup
+		once  sync.Once
+		first error
+		next  atomic.Int64
+	)
+	for range min(16, len(list)) {
+		wg.Go(func() {
+			for {
+				i := int(next.Add(1)) - 1
+				if i >= len(list) || ctx.Err() != nil {
+					return
+				}
+				vals, err := h.CustomFields.JobValues(ctx, list[i])
+				if err != nil {
+					once.Do(func() { first = err; cancel() })
+					return
+				}
+				if len(vals) == 0 {
+					continue
+				}
+				m := make(map[string]json.RawMessage, len(vals))
+				for name, v := range vals {
+					m[name] = v.Value
+					if len(v.Value) == 0 {
+						m[name] = json.RawMessage("null")
+					}
+				}
+				out[i] = mustJSON(m)
+			}
+		})
+	}
+	wg.Wait()
+	if first != nil {
+		return nil, first
+	}
+	return out, ctx.Err()
 }

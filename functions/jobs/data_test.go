@@ -1,13 +1,17 @@
 package jobs
 
 import (
+	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/openrescale/platform/shared/customfields"
 	"github.com/openrescale/platform/shared/files"
+	"github.com/openrescale/platform/shared/jobs"
 )
 
 func TestDataParameters(t *testing.T) {
@@ -189,5 +193,33 @@ func TestSearchMatchesFileTags(t *testing.T) {
 				t.Fatalf("%d %s, want count %d", code, out, tt.count)
 			}
 		})
+	}
+}
+
+type fakeValues map[string]map[string]customfields.Value
+
+func (f fakeValues) JobValues(ctx context.Context, j jobs.Job) (map[string]customfields.Value, error) {
+	if j.ID == "boom" {
+		return nil, errors.New("boom")
+	}
+	return f[j.ID], nil
+}
+
+func TestDataCustomValues(t *testing.T) {
+	h := Handlers{CustomFields: fakeValues{
+		"j1": {"budget": {Value: json.RawMessage(`12.5`)}, "unset": {}},
+	}}
+	got, err := h.dataCustomValues(t.Context(), []jobs.Job{{ID: "j0"}, {ID: "j1"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got[0] != nil || string(got[1]) != `{"budget":12.5,"unset":null}` {
+		t.Fatalf("values %q", got)
+	}
+	if _, err := h.dataCustomValues(t.Context(), []jobs.Job{{ID: "j1"}, {ID: "boom"}}); err == nil {
+		t.Fatal("error lost")
+	}
+	if got, err := (Handlers{}).dataCustomValues(t.Context(), []jobs.Job{{ID: "j1"}}); err != nil || got[0] != nil {
+		t.Fatalf("without custom fields: %q %v", got, err)
 	}
 }
