@@ -7,8 +7,10 @@ import (
 	"encoding/json"
 	"fmt"
 	"maps"
+	"runtime"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/openrescale/platform/shared/errs"
@@ -542,14 +544,34 @@ func (s *Service) sharedWith(ctx context.Context, rid string) ([]Job, error) {
 	return out, nil
 }
 
+// parallelDecode is the number of records above which decodeAll spreads
+// the JSON decoding over the CPUs (a q search decodes every job).
+const parallelDecode = 512
+
 func decodeAll(items []store.Item) ([]Job, error) {
-	out := make([]Job, 0, len(items))
-	for _, it := range items {
-		j, err := decode(it)
+	out := make([]Job, len(items))
+	workers := min(runtime.GOMAXPROCS(0), len(items)/parallelDecode+1)
+	chunk := (len(items) + workers - 1) / max(workers, 1)
+	failed := make([]error, workers)
+	var wg sync.WaitGroup
+	for w := range workers {
+		lo, hi := min(w*chunk, len(items)), min((w+1)*chunk, len(items))
+		wg.Go(func() {
+			for i := lo; i < hi; i++ {
+				j, err := decode(items[i])
+				if err != nil {
+					failed[w] = err
+					return
+				}
+				out[i] = j
+			}
+		})
+	}
+	wg.Wait()
+	for _, err := range failed {
 		if err != nil {
 			return nil, err
 		}
-		out = append(out, j)
 	}
 	return out, nil
 }
