@@ -158,9 +158,29 @@ func checkKey(key string) error {
 }
 
 func (b *Bucket) lock(key string) *sync.Mutex {
-	m := &b.locks[maphash.String(b.seed, key)%lockStripes]
+	m := &b.locks[b.stripe(key)]
 	m.Lock()
 	return m
+}
+
+func (b *Bucket) stripe(key string) uint64 { return maphash.String(b.seed, key) % lockStripes }
+
+// lockBoth holds the stripes of two names at once. Two names can share a
+// stripe, and the mutexes are not reentrant, so taking them one after the
+// other could deadlock; distinct stripes are taken in index order so two
+// callers cannot deadlock each other either.
+func (b *Bucket) lockBoth(x, y string) (unlock func()) {
+	i, j := b.stripe(x), b.stripe(y)
+	if i == j {
+		b.locks[i].Lock()
+		return b.locks[i].Unlock
+	}
+	if i > j {
+		i, j = j, i
+	}
+	b.locks[i].Lock()
+	b.locks[j].Lock()
+	return func() { b.locks[j].Unlock(); b.locks[i].Unlock() }
 }
 
 // Put implements blob.Bucket.
@@ -247,6 +267,11 @@ func (b *Bucket) writeTemp(write func(*os.File) error) (_ string, info fs.FileIn
 // commit renames the staged content type and object into place.
 func (b *Bucket) commit(key, objTmp, metaTmp string) error {
 	defer b.lock(key).Unlock()
+	return b.commitLocked(key, objTmp, metaTmp)
+}
+
+// commitLocked is commit for a caller already holding key's stripe.
+func (b *Bucket) commitLocked(key, objTmp, metaTmp string) error {
 	if err := b.renameInto(metaTmp, metaPath(key)); err != nil {
 		return b.putError(key, err)
 	}

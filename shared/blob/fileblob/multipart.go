@@ -289,20 +289,22 @@ func (b *Bucket) CompleteMultipart(ctx context.Context, key, id string, parts []
 		return blob.Attrs{}, fmt.Errorf("fileblob: complete %q: %w", key, err)
 	}
 	defer b.root.Remove(metaTmp)
-	unlock := b.lock(id)
+	// The session's and the key's stripes both: commitLocked must not take
+	// the key's stripe again, which may be the session's (not reentrant).
+	unlock := b.lockBoth(id, key)
 	// A concurrent Complete or Abort got there first.
 	if _, err := b.root.Stat(path.Join(uploadPath(id), "info")); err != nil {
-		unlock.Unlock()
+		unlock()
 		return blob.Attrs{}, noUpload(id)
 	}
-	if err := b.commit(key, objTmp, metaTmp); err != nil {
-		unlock.Unlock()
+	if err := b.commitLocked(key, objTmp, metaTmp); err != nil {
+		unlock()
 		return blob.Attrs{}, err
 	}
 	// The object is complete; parts left by a failed removal cost only
 	// disk and are swept as stale later.
 	_ = b.root.RemoveAll(uploadPath(id))
-	unlock.Unlock()
+	unlock()
 	a := blob.Attrs{Key: key, Size: st.Size(), ModTime: st.ModTime(), ContentType: info.ContentType}
 	if b.events != nil {
 		b.events(ctx, blob.Event{Name: "ObjectCreated:CompleteMultipartUpload", Key: key, Size: a.Size, Time: a.ModTime})

@@ -4,9 +4,11 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/openrescale/platform/shared/blob"
 	"github.com/openrescale/platform/shared/blob/blobtest"
@@ -70,5 +72,45 @@ func TestUploadIDCannotEscape(t *testing.T) {
 		if _, err := b.ListParts(t.Context(), "k", id); err == nil {
 			t.Errorf("upload id %q accepted", id)
 		}
+	}
+}
+
+// An upload id and its key can fall on the same lock stripe (1 in 64); a
+// completion holding the id's stripe must not wait for the key's. 300
+// completions meet such a pair with probability above 99%.
+func TestCompleteNeverDeadlocksOnSharedStripe(t *testing.T) {
+	b, err := fileblob.New(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	done := make(chan error, 1)
+	go func() {
+		for i := range 300 {
+			key := "user/u/obj-" + strings.Repeat("x", i%7) + string(rune('a'+i%26)) + "-" + strconv.Itoa(i)
+			id, err := b.CreateMultipart(t.Context(), key, "")
+			if err != nil {
+				done <- err
+				return
+			}
+			p, err := b.UploadPart(t.Context(), key, id, 1, strings.NewReader("abc"))
+			if err != nil {
+				done <- err
+				return
+			}
+			if _, err := b.CompleteMultipart(t.Context(), key, id, []blob.Part{p}); err != nil {
+				done <- err
+				return
+			}
+		}
+		done <- nil
+	}()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(60 * time.Second):
+		t.Fatal("CompleteMultipart deadlocked")
 	}
 }
