@@ -1,10 +1,8 @@
 package customfields
 
 import (
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
-	"path/filepath"
+	"github.com/openrescale/platform/shared/store/enginetest"
 	"strings"
 	"sync"
 	"testing"
@@ -16,34 +14,13 @@ import (
 	"github.com/openrescale/platform/shared/files"
 	"github.com/openrescale/platform/shared/jobs"
 	"github.com/openrescale/platform/shared/store"
-	"github.com/openrescale/platform/shared/store/boltstore"
-	"github.com/openrescale/platform/shared/store/dynamostore"
 	"github.com/openrescale/platform/shared/store/dynamostore/dynamolocal"
 )
 
 func TestMain(m *testing.M) { dynamolocal.Main(m) }
 
 // engines runs fn against each store engine.
-func engines(t *testing.T, fn func(t *testing.T, st store.Store)) {
-	t.Run("bolt", func(t *testing.T) {
-		st, err := boltstore.Open(filepath.Join(t.TempDir(), "store.db"), boltstore.Options{Timeout: time.Second})
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { st.Close() })
-		fn(t, st)
-	})
-	t.Run("dynamo", func(t *testing.T) {
-		client, _ := dynamolocal.Shared(t)
-		var b [4]byte
-		rand.Read(b[:])
-		table := "customfields-" + hex.EncodeToString(b[:])
-		if err := dynamostore.CreateTable(t.Context(), client, table); err != nil {
-			t.Fatal(err)
-		}
-		fn(t, dynamostore.New(client, table))
-	})
-}
+func engines(t *testing.T, fn func(t *testing.T, st store.Store)) { enginetest.Run(t, fn) }
 
 type fixture struct {
 	svc        *Service

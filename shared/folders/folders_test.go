@@ -2,9 +2,8 @@ package folders_test
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
+	"github.com/openrescale/platform/shared/store/enginetest"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -17,39 +16,10 @@ import (
 	"github.com/openrescale/platform/shared/files"
 	"github.com/openrescale/platform/shared/folders"
 	"github.com/openrescale/platform/shared/store"
-	"github.com/openrescale/platform/shared/store/boltstore"
-	"github.com/openrescale/platform/shared/store/dynamostore"
 	"github.com/openrescale/platform/shared/store/dynamostore/dynamolocal"
 )
 
 func TestMain(m *testing.M) { dynamolocal.Main(m) }
-
-// engines are the store engines every domain test runs on.
-var engines = []struct {
-	name string
-	open func(t *testing.T) store.Store
-}{
-	{"bolt", func(t *testing.T) store.Store {
-		st, err := boltstore.Open(filepath.Join(t.TempDir(), "s.db"), boltstore.Options{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { st.Close() })
-		return st
-	}},
-	{"dynamo", func(t *testing.T) store.Store {
-		client, _ := dynamolocal.Shared(t)
-		var b [4]byte
-		if _, err := rand.Read(b[:]); err != nil {
-			t.Fatal(err)
-		}
-		table := "folders-" + hex.EncodeToString(b[:])
-		if err := dynamostore.CreateTable(t.Context(), client, table); err != nil {
-			t.Fatalf("create table: %v", err)
-		}
-		return dynamostore.New(client, table)
-	}},
-}
 
 type env struct {
 	st      store.Store
@@ -74,9 +44,9 @@ func (d *flakyDeleter) Delete(ctx context.Context, f files.File) error {
 }
 
 func forEachEngine(t *testing.T, fn func(t *testing.T, e env)) {
-	for _, eng := range engines {
-		t.Run(eng.name, func(t *testing.T) {
-			st := eng.open(t)
+	for _, eng := range enginetest.Engines() {
+		t.Run(eng.Name, func(t *testing.T) {
+			st := eng.Open(t)
 			b, err := fileblob.New(filepath.Join(t.TempDir(), "blobs"))
 			if err != nil {
 				t.Fatal(err)

@@ -2,10 +2,8 @@ package jobs
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"fmt"
-	"path/filepath"
+	"github.com/openrescale/platform/shared/store/enginetest"
 	"strings"
 	"sync"
 	"testing"
@@ -15,9 +13,6 @@ import (
 	"github.com/openrescale/platform/shared/files"
 	"github.com/openrescale/platform/shared/jobs/search"
 	"github.com/openrescale/platform/shared/store"
-	"github.com/openrescale/platform/shared/store/boltstore"
-	"github.com/openrescale/platform/shared/store/dynamostore"
-	"github.com/openrescale/platform/shared/store/dynamostore/dynamolocal"
 )
 
 // Listing benchmarks over one user's 10,000 jobs on both engines:
@@ -32,26 +27,7 @@ const (
 	benchFiles = 50
 )
 
-func BenchmarkList(b *testing.B) {
-	b.Run("bolt", func(b *testing.B) {
-		st, err := boltstore.Open(filepath.Join(b.TempDir(), "store.db"), boltstore.Options{Timeout: time.Second})
-		if err != nil {
-			b.Fatal(err)
-		}
-		b.Cleanup(func() { st.Close() })
-		benchList(b, st)
-	})
-	b.Run("dynamo", func(b *testing.B) {
-		client, _ := dynamolocal.Shared(b)
-		var r [4]byte
-		rand.Read(r[:])
-		table := "jobsbench-" + hex.EncodeToString(r[:])
-		if err := dynamostore.CreateTable(b.Context(), client, table); err != nil {
-			b.Fatal(err)
-		}
-		benchList(b, dynamostore.New(client, table))
-	})
-}
+func BenchmarkList(b *testing.B) { enginetest.Bench(b, benchList) }
 
 // benchDoc is a minimal search.Doc (the endpoint's lives in functions/jobs,
 // which this package cannot import); matching cost is the same shape.

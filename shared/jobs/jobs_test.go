@@ -2,10 +2,9 @@ package jobs
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"github.com/openrescale/platform/shared/store/enginetest"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -17,7 +16,6 @@ import (
 	"github.com/openrescale/platform/shared/files"
 	"github.com/openrescale/platform/shared/store"
 	"github.com/openrescale/platform/shared/store/boltstore"
-	"github.com/openrescale/platform/shared/store/dynamostore"
 	"github.com/openrescale/platform/shared/store/dynamostore/dynamolocal"
 )
 
@@ -29,26 +27,7 @@ var (
 )
 
 // engines runs fn against each store engine.
-func engines(t *testing.T, fn func(t *testing.T, st store.Store)) {
-	t.Run("bolt", func(t *testing.T) {
-		st, err := boltstore.Open(filepath.Join(t.TempDir(), "store.db"), boltstore.Options{Timeout: time.Second})
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { st.Close() })
-		fn(t, st)
-	})
-	t.Run("dynamo", func(t *testing.T) {
-		client, _ := dynamolocal.Shared(t)
-		var b [4]byte
-		rand.Read(b[:])
-		table := "jobs-" + hex.EncodeToString(b[:])
-		if err := dynamostore.CreateTable(t.Context(), client, table); err != nil {
-			t.Fatal(err)
-		}
-		fn(t, dynamostore.New(client, table))
-	})
-}
+func engines(t *testing.T, fn func(t *testing.T, st store.Store)) { enginetest.Run(t, fn) }
 
 type fixture struct {
 	svc   *Service
