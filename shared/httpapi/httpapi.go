@@ -24,12 +24,12 @@ type HandlerFunc func(w http.ResponseWriter, r *http.Request) error
 type Permission string
 
 const (
-	TableRead      Permission = "table:read"
-	TableWrite     Permission = "table:write"
-	BucketRead     Permission = "bucket:read"
-	BucketWrite    Permission = "bucket:write"
-	StartExecution Permission = "states:start"
-	StopExecution  Permission = "states:stop"
+	TableRead              Permission = "table:read"
+	TableWrite             Permission = "table:write"
+	BucketRead             Permission = "bucket:read"
+	BucketWrite            Permission = "bucket:write"
+	StartExecution         Permission = "states:start"
+	StopExecution          Permission = "states:stop"
 	IssueUploadCredentials Permission = "sts:assume-upload-role"
 )
 

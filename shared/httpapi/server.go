@@ -26,10 +26,10 @@ type Limiter interface {
 
 // Config wires a Handler.
 type Config struct {
-	Auth   Authenticator
-	Limit  Limiter // nil: no rate limit
-	Log    *slog.Logger
-	Base   BaseURL
+	Auth  Authenticator
+	Limit Limiter // nil: no rate limit
+	Log   *slog.Logger
+	Base  BaseURL
 }
 
 // Handler serves a route table: the local server mounts all routes on one
