@@ -100,14 +100,15 @@ func Routes(d Deps) []httpapi.Route {
 	cat := fcatalog.Handlers{Catalog: d.Catalog, Base: d.Base}
 	keys := apikeys.Handlers{Keys: d.Accounts, Base: d.Base, MaxLifetime: d.KeyMaxLifetime, Now: d.Now}
 	hl := health.Handlers{Ready: d.Ready}
+	fileView := ffiles.Renderer{Base: d.Base, Storage: d.FileStorage}
 	jh := fjobs.Handlers{Jobs: d.Jobs, Catalog: d.JobCatalog, Files: d.JobFiles, Users: d.Accounts, Base: d.Base,
-		RenderFile: ffiles.Handlers{Base: d.Base, Storage: d.FileStorage}.RenderFile}
+		FileView: fileView}
 	// A nil *Service must not become a non-nil interface.
 	if d.CustomFields != nil {
 		jh.CustomFields = d.CustomFields
 	}
 	cf := fcustomfields.Handlers{Fields: d.CustomFields}
-	fo := ffolders.Handlers{Folders: d.Folders, Base: d.Base, Storage: ffolders.Storage(d.FileStorage)}
+	fo := ffolders.Handlers{Folders: d.Folders, Base: d.Base, Files: fileView}
 	fh := ffiles.Handlers{Files: d.Files, Folders: d.FileFolders, InUse: d.FileInUse, Base: d.Base, Storage: d.FileStorage, Redirect: d.FileRedirect}
 	up := fuploads.Handlers{Uploads: d.Uploads, Base: d.Base, Local: d.UploadURLs, Folders: d.FileFolders}
 	cr := fcredentials.Handlers{Issuer: d.Credentials, Base: d.Base}

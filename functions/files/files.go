@@ -82,8 +82,8 @@ type storageView struct {
 	ConnectionSettings map[string]string `json:"connectionSettings"`
 }
 
-// fileView is the spec's File object, fields in the spec's order.
-type fileView struct {
+// FileView is the spec's File object, fields in the spec's order.
+type FileView struct {
 	TypeID               int         `json:"typeId"`
 	Name                 string      `json:"name"`
 	DateUploaded         string      `json:"dateUploaded"`
@@ -105,18 +105,27 @@ type fileView struct {
 	Storage              storageView `json:"storage"`
 }
 
-// dateLayout is the spec's timestamp: microseconds, "Z" for UTC.
-const dateLayout = "2006-01-02T15:04:05.000000Z07:00"
+// DateLayout is the spec's timestamp: microseconds, "Z" for UTC.
+const DateLayout = "2006-01-02T15:04:05.000000Z07:00"
 
-// render is the one place a File becomes JSON.
-func (h Handlers) render(r *http.Request, f files.File) fileView {
-	v := fileView{
-		TypeID: f.TypeID, Name: f.Name, DateUploaded: f.DateUploaded.UTC().Format(dateLayout),
+// Renderer turns a File into the spec's File object: the one place that
+// happens, for the files endpoints and for everything that embeds files
+// (folder contents, a job's inputFiles).
+type Renderer struct {
+	Base    httpapi.BaseURL
+	Storage Storage
+}
+
+// Render renders f for the request r (downloadUrl is absolute on this
+// server).
+func (rd Renderer) Render(r *http.Request, f files.File) FileView {
+	v := FileView{
+		TypeID: f.TypeID, Name: f.Name, DateUploaded: f.DateUploaded.UTC().Format(DateLayout),
 		RelativePath: f.RelativePath,
 		// Bytes are encrypted at rest by the storage itself (SSE-S3, the
 		// local disk's own); there is no per-file key to hand out.
 		EncodedEncryptionKey: nil,
-		DownloadURL:          h.Base.URL(r, "/api/v2/files/"+f.ID+"/contents/"),
+		DownloadURL:          rd.Base.URL(r, "/api/v2/files/"+f.ID+"/contents/"),
 		SharedWith:           nonNil(f.SharedWith),
 		DecryptedSize:        f.Size,
 		Owner:                f.OwnerEmail,
@@ -127,9 +136,9 @@ func (h Handlers) render(r *http.Request, f files.File) fileView {
 		IsDeleted:            f.IsDeleted,
 		UserTags:             nonNil(f.Tags),
 		FileChecksums:        []checksum{},
-		PathParts:            pathParts{Path: f.Key, Container: h.Storage.Container},
+		PathParts:            pathParts{Path: f.Key, Container: rd.Storage.Container},
 		Storage: storageView{
-			ID: h.Storage.ID, StorageType: h.Storage.Type, EncryptionType: "default",
+			ID: rd.Storage.ID, StorageType: rd.Storage.Type, EncryptionType: "default",
 			ConnectionSettings: map[string]string{},
 		},
 	}
@@ -139,10 +148,14 @@ func (h Handlers) render(r *http.Request, f files.File) fileView {
 	if f.SHA512 != "" {
 		v.FileChecksums = append(v.FileChecksums, checksum{HashFunction: "sha512", FileHash: f.SHA512})
 	}
-	if h.Storage.Region != "" {
-		v.Storage.ConnectionSettings["region"] = h.Storage.Region
+	if rd.Storage.Region != "" {
+		v.Storage.ConnectionSettings["region"] = rd.Storage.Region
 	}
 	return v
+}
+
+func (h Handlers) render(r *http.Request, f files.File) FileView {
+	return Renderer{Base: h.Base, Storage: h.Storage}.Render(r, f)
 }
 
 func nonNil[T any](s []T) []T {
@@ -226,7 +239,7 @@ func (h Handlers) List(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	views := make([]fileView, len(list))
+	views := make([]FileView, len(list))
 	for i, f := range list {
 		views[i] = h.render(r, f)
 	}

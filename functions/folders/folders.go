@@ -5,12 +5,10 @@ package folders
 
 import (
 	"context"
+	ffiles "github.com/openrescale/platform/functions/files"
 	"net/http"
-	"path"
-	"strings"
 
 	"github.com/openrescale/platform/shared/errs"
-	"github.com/openrescale/platform/shared/files"
 	"github.com/openrescale/platform/shared/folders"
 	"github.com/openrescale/platform/shared/httpapi"
 )
@@ -24,28 +22,13 @@ type Service interface {
 	Contents(ctx context.Context, uid, id string, offset, limit int) (folders.Contents, error)
 }
 
-// Storage describes where file bytes live, rendered in each listed file's
-// "storage" and "pathParts.container".
-type Storage struct {
-	ID        string // e.g. "s3" or "local"
-	Type      string // "S3Storage" in AWS, "LocalStorage" locally
-	Container string // the bucket name, or "local"
-	Region    string // AWS region; "" locally
-}
-
 // Handlers serve the folder endpoints.
 type Handlers struct {
 	Folders Service
 	Base    httpapi.BaseURL
-	Storage Storage
-	// RenderFile, when set, renders a listed file, so the files endpoints'
-	// renderer can be the one place a File becomes JSON; nil uses this
-	// package's rendering of the spec's folder-contents sample.
-	RenderFile func(r *http.Request, f files.File, tags []TagView) any
+	// Files renders listed files exactly as the files endpoints do.
+	Files ffiles.Renderer
 }
-
-// dateLayout is the spec's timestamp: microseconds, "Z" for UTC.
-const dateLayout = "2006-01-02T15:04:05.000000Z07:00"
 
 type ancestorView struct {
 	ID   string `json:"id"`
@@ -68,7 +51,7 @@ type folderView struct {
 // given.
 func renderFolder(f folders.Folder, ancestors []folders.Folder) folderView {
 	v := folderView{
-		ID: f.ID, Name: f.Name, DateInserted: f.DateCreated.UTC().Format(dateLayout),
+		ID: f.ID, Name: f.Name, DateInserted: f.DateCreated.UTC().Format(ffiles.DateLayout),
 		Type: f.Type(), Ancestry: make([]ancestorView, 0, len(ancestors)),
 	}
 	for _, a := range ancestors {
@@ -205,11 +188,7 @@ func (h Handlers) Contents(w http.ResponseWriter, r *http.Request) error {
 		for _, t := range f.Tags {
 			ft = append(ft, TagView{NormalizedName: t.NormalizedName, Name: t.Name, Count: counts[t.NormalizedName]})
 		}
-		render := h.RenderFile
-		if render == nil {
-			render = h.renderFile
-		}
-		items = append(items, contentItem{Type: "file", Item: render(r, f, ft)})
+		items = append(items, contentItem{Type: "file", Item: listedFile{FileView: h.Files.Render(r, f), UserTags: ft}})
 	}
 	page, err := httpapi.NewPage(r, h.Base, p, c.Total, items)
 	if err != nil {
@@ -219,80 +198,9 @@ func (h Handlers) Contents(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-type checksum struct {
-	HashFunction string `json:"hashFunction"`
-	FileHash     string `json:"fileHash"`
-}
-
-type pathParts struct {
-	Path      string `json:"path"`
-	Container string `json:"container"`
-}
-
-type storageView struct {
-	ID                 string            `json:"id"`
-	StorageType        string            `json:"storageType"`
-	EncryptionType     string            `json:"encryptionType"`
-	ConnectionSettings map[string]string `json:"connectionSettings"`
-}
-
-// fileView is a file as the spec's folder-contents sample shows it.
-type fileView struct {
-	DateUploaded  string      `json:"dateUploaded"`
-	DecryptedSize int64       `json:"decryptedSize"`
-	ID            string      `json:"id"`
-	IsUploaded    bool        `json:"isUploaded"`
-	Name          string      `json:"name"`
-	Owner         string      `json:"owner"`
-	Path          string      `json:"path"`
-	RelativePath  string      `json:"relativePath"`
-	PathParts     pathParts   `json:"pathParts"`
-	TypeID        int         `json:"typeId"`
-	FileChecksums []checksum  `json:"fileChecksums"`
-	ViewInBrowser bool        `json:"viewInBrowser"`
-	IsDeleted     bool        `json:"isDeleted"`
-	DownloadURL   string      `json:"downloadUrl"`
-	Storage       storageView `json:"storage"`
-	UserTags      []TagView   `json:"userTags"`
-	// Bytes are encrypted at rest by the storage itself; there is no
-	// per-file key, and a fake one would make clients "decrypt" plain data.
-	EncodedEncryptionKey *string `json:"encodedEncryptionKey"`
-}
-
-func (h Handlers) renderFile(r *http.Request, f files.File, tags []TagView) any {
-	v := fileView{
-		DateUploaded: f.DateUploaded.UTC().Format(dateLayout), DecryptedSize: f.Size, ID: f.ID,
-		IsUploaded: f.IsUploaded, Name: f.Name, Owner: f.OwnerEmail, Path: f.Key, RelativePath: f.RelativePath,
-		PathParts: pathParts{Path: f.Key, Container: h.Storage.Container}, TypeID: f.TypeID,
-		FileChecksums: []checksum{}, ViewInBrowser: viewInBrowser(f), IsDeleted: f.IsDeleted,
-		// v2 is where downloads are served; the spec's v3 sample URL has
-		// no v3 download route to go with it.
-		DownloadURL: h.Base.URL(r, "/api/v2/files/"+f.ID+"/contents/"),
-		Storage: storageView{ID: h.Storage.ID, StorageType: h.Storage.Type, EncryptionType: "default",
-			ConnectionSettings: map[string]string{}},
-		UserTags: tags,
-	}
-	if f.SHA512 != "" {
-		v.FileChecksums = append(v.FileChecksums, checksum{HashFunction: "sha512", FileHash: f.SHA512})
-	}
-	if h.Storage.Region != "" {
-		v.Storage.ConnectionSettings["region"] = h.Storage.Region
-	}
-	return v
-}
-
-// viewInBrowser offers small text files for inline viewing.
-func viewInBrowser(f files.File) bool {
-	if !f.IsUploaded || f.Size > 10<<20 {
-		return false
-	}
-	ct, _, _ := strings.Cut(strings.ToLower(f.ContentType), ";")
-	if strings.HasPrefix(strings.TrimSpace(ct), "text/") {
-		return true
-	}
-	switch strings.ToLower(path.Ext(f.Name)) {
-	case ".txt", ".log", ".out", ".dat", ".csv", ".json", ".xml", ".yaml", ".yml", ".sh", ".py", ".inp", ".in":
-		return true
-	}
-	return false
+// listedFile is a File object whose tags carry the folder-wide counts the
+// contents sample shows; the outer userTags wins over the embedded one.
+type listedFile struct {
+	ffiles.FileView
+	UserTags []TagView `json:"userTags"`
 }

@@ -2,6 +2,7 @@ package folders_test
 
 import (
 	"encoding/json"
+	ffiles "github.com/openrescale/platform/functions/files"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
@@ -49,7 +50,7 @@ func newFixture(t *testing.T) fixture {
 	t.Cleanup(func() { b.Close() })
 	fs := &files.Service{Repo: files.NewRepo(st), Bucket: b, Now: time.Now}
 	fo := folders.New(st, fs, time.Now)
-	hs := ffolders.Handlers{Folders: fo, Storage: ffolders.Storage{ID: "local", Type: "LocalStorage", Container: "local"}}
+	hs := ffolders.Handlers{Folders: fo, Files: ffiles.Renderer{Storage: ffiles.Storage{ID: "local", Type: "LocalStorage", Container: "local"}}}
 	routes := []httpapi.Route{
 		{Name: "folders-roots", Method: "GET", Path: "/api/v3/users/me/folders/", Handler: hs.Roots},
 		{Name: "folders-create", Method: "POST", Path: "/api/v3/folders/{id}/", Handler: hs.Create},

@@ -6,6 +6,7 @@ package jobs
 import (
 	"context"
 	"encoding/json"
+	ffiles "github.com/openrescale/platform/functions/files"
 	"net/http"
 	"strconv"
 	"strings"
@@ -37,9 +38,8 @@ type Handlers struct {
 	Files   jobs.Files
 	Users   Users
 	Base    httpapi.BaseURL
-	// RenderFile renders a File object as the files endpoints do; nil
-	// falls back to renderFile.
-	RenderFile func(r *http.Request, f files.File) any
+	// FileView renders inputFiles exactly as the files endpoints do.
+	FileView ffiles.Renderer
 	// CustomFields supplies the job's customFields; nil renders {}.
 	CustomFields CustomFields
 }
@@ -51,34 +51,7 @@ type CustomFields interface {
 }
 
 func (h Handlers) renderFile(r *http.Request, f files.File) any {
-	if h.RenderFile != nil {
-		return h.RenderFile(r, f)
-	}
-	return fallbackFile(h.Base, r, f)
-}
-
-// fallbackFile renders the spec's File fields for when the files package's
-// renderer is not wired (handler tests).
-func fallbackFile(base httpapi.BaseURL, r *http.Request, f files.File) any {
-	tags := f.Tags
-	if tags == nil {
-		tags = []files.Tag{}
-	}
-	shared := f.SharedWith
-	if shared == nil {
-		shared = []string{}
-	}
-	var md5 *string
-	if f.MD5 != "" {
-		md5 = &f.MD5
-	}
-	return map[string]any{
-		"typeId": f.TypeID, "name": f.Name, "dateUploaded": f.DateUploaded.UTC().Format(dateLayout),
-		"relativePath": f.RelativePath, "encodedEncryptionKey": nil,
-		"downloadUrl": base.URL(r, "/api/v2/files/"+f.ID+"/contents/"), "sharedWith": shared,
-		"decryptedSize": f.Size, "owner": f.OwnerEmail, "path": f.Key, "isUploaded": f.IsUploaded,
-		"viewInBrowser": false, "id": f.ID, "isDeleted": f.IsDeleted, "md5": md5, "userTags": tags,
-	}
+	return h.FileView.Render(r, f)
 }
 
 func owner(r *http.Request) (jobs.Owner, error) {
