@@ -2,6 +2,7 @@ package customfields
 
 import (
 	"encoding/json"
+	"github.com/openrescale/platform/shared/httpapi/httpapitest"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
@@ -13,22 +14,13 @@ import (
 	"github.com/openrescale/platform/shared/accounts"
 	"github.com/openrescale/platform/shared/catalog"
 	"github.com/openrescale/platform/shared/customfields"
-	"github.com/openrescale/platform/shared/errs"
 	"github.com/openrescale/platform/shared/files"
 	"github.com/openrescale/platform/shared/httpapi"
 	"github.com/openrescale/platform/shared/jobs"
 	"github.com/openrescale/platform/shared/store/boltstore"
 )
 
-type tokens map[string]httpapi.Principal
-
-func (a tokens) Authenticate(r *http.Request) (httpapi.Principal, error) {
-	p, ok := a[r.Header.Get("Authorization")]
-	if !ok {
-		return httpapi.Principal{}, errs.E(errs.Unauthenticated, "Invalid token.")
-	}
-	return p, nil
-}
+type tokens = httpapitest.Tokens
 
 type env struct {
 	t *testing.T

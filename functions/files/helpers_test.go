@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"github.com/openrescale/platform/shared/httpapi/httpapitest"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -38,15 +39,7 @@ const (
 	bobToken   = "Token bob"
 )
 
-type tokens map[string]httpapi.Principal
-
-func (a tokens) Authenticate(r *http.Request) (httpapi.Principal, error) {
-	p, ok := a[r.Header.Get("Authorization")]
-	if !ok {
-		return httpapi.Principal{}, errs.E(errs.Unauthenticated, "Invalid token.")
-	}
-	return p, nil
-}
+type tokens = httpapitest.Tokens
 
 // env is one backend pairing under test: a files.Service and the API
 // serving it.

@@ -3,6 +3,7 @@ package folders_test
 import (
 	"encoding/json"
 	ffiles "github.com/openrescale/platform/functions/files"
+	"github.com/openrescale/platform/shared/httpapi/httpapitest"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
@@ -12,22 +13,13 @@ import (
 
 	ffolders "github.com/openrescale/platform/functions/folders"
 	"github.com/openrescale/platform/shared/blob/fileblob"
-	"github.com/openrescale/platform/shared/errs"
 	"github.com/openrescale/platform/shared/files"
 	"github.com/openrescale/platform/shared/folders"
 	"github.com/openrescale/platform/shared/httpapi"
 	"github.com/openrescale/platform/shared/store/boltstore"
 )
 
-type tokens map[string]httpapi.Principal
-
-func (a tokens) Authenticate(r *http.Request) (httpapi.Principal, error) {
-	p, ok := a[r.Header.Get("Authorization")]
-	if !ok {
-		return httpapi.Principal{}, errs.E(errs.Unauthenticated, "Invalid token.")
-	}
-	return p, nil
-}
+type tokens = httpapitest.Tokens
 
 type fixture struct {
 	h       http.Handler
