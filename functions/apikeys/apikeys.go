@@ -10,7 +10,6 @@ import (
 	"github.com/openrescale/platform/shared/accounts"
 	"github.com/openrescale/platform/shared/errs"
 	"github.com/openrescale/platform/shared/httpapi"
-	"github.com/openrescale/platform/shared/ids"
 )
 
 // Keys is what the handlers need; *accounts.Service is one.
@@ -105,9 +104,9 @@ func (h Handlers) Delete(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	id := r.PathValue("id")
-	if !ids.Valid(id) {
-		return errs.E(errs.NotFound, "Not found.")
+	id, err := httpapi.PathID(r, "id")
+	if err != nil {
+		return err
 	}
 	if err := h.Keys.DeleteKey(r.Context(), me.UserID, id); err != nil {
 		return err

@@ -269,9 +269,9 @@ func (h Handlers) Patch(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	id := r.PathValue("id")
-	if !ids.Valid(id) {
-		return errs.E(errs.NotFound, "Not found.")
+	id, err := httpapi.PathID(r, "id")
+	if err != nil {
+		return err
 	}
 	req, err := decodePatch(w, r)
 	if err != nil {
@@ -305,9 +305,9 @@ func (h Handlers) Delete(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	id := r.PathValue("id")
-	if !ids.Valid(id) {
-		return errs.E(errs.NotFound, "Not found.")
+	id, err := httpapi.PathID(r, "id")
+	if err != nil {
+		return err
 	}
 	err = h.Files.Remove(r.Context(), me.UserID, id, func(f files.File) error {
 		if h.InUse == nil {

@@ -5,7 +5,6 @@ import (
 
 	"github.com/openrescale/platform/shared/errs"
 	"github.com/openrescale/platform/shared/httpapi"
-	"github.com/openrescale/platform/shared/ids"
 )
 
 type tagRequest struct {
@@ -30,9 +29,9 @@ func (h Handlers) AddTag(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	id := r.PathValue("id")
-	if !ids.Valid(id) {
-		return errs.E(errs.NotFound, "Not found.")
+	id, err := httpapi.PathID(r, "id")
+	if err != nil {
+		return err
 	}
 	name, err := decodeTag(w, r)
 	if err != nil {
@@ -63,9 +62,9 @@ func (h Handlers) RemoveTag(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	id := r.PathValue("id")
-	if !ids.Valid(id) {
-		return errs.E(errs.NotFound, "Not found.")
+	id, err := httpapi.PathID(r, "id")
+	if err != nil {
+		return err
 	}
 	name, err := decodeTag(w, r)
 	if err != nil {

@@ -14,6 +14,7 @@ import (
 	"strconv"
 
 	"github.com/openrescale/platform/shared/errs"
+	"github.com/openrescale/platform/shared/ids"
 )
 
 // HandlerFunc is an API handler; a returned error is rendered by Error.
@@ -150,4 +151,15 @@ func WriteJSON(w http.ResponseWriter, status int, v any) {
 // NoContent answers 204.
 func NoContent(w http.ResponseWriter) {
 	w.WriteHeader(http.StatusNoContent)
+}
+
+// PathID returns the path parameter name as a record id. Anything that is
+// not an id shape is "Not found." before any store access, as a missing
+// record would be.
+func PathID(r *http.Request, name string) (string, error) {
+	id := r.PathValue(name)
+	if !ids.Valid(id) {
+		return "", errs.E(errs.NotFound, "Not found.")
+	}
+	return id, nil
 }
