@@ -4,10 +4,10 @@ import (
 	"bytes"
 	"context"
 	"crypto/md5"
-	"crypto/rand"
 	"crypto/sha512"
 	"encoding/hex"
 	"encoding/json"
+	"github.com/openrescale/platform/shared/store/enginetest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -21,13 +21,10 @@ import (
 	"github.com/openrescale/platform/events/s3objects"
 	"github.com/openrescale/platform/shared/blob"
 	"github.com/openrescale/platform/shared/blob/fileblob"
-	"github.com/openrescale/platform/shared/blob/s3blob"
-	"github.com/openrescale/platform/shared/blob/s3blob/s3local"
 	"github.com/openrescale/platform/shared/errs"
 	"github.com/openrescale/platform/shared/files"
 	"github.com/openrescale/platform/shared/store"
 	"github.com/openrescale/platform/shared/store/boltstore"
-	"github.com/openrescale/platform/shared/store/dynamostore"
 	"github.com/openrescale/platform/shared/store/dynamostore/dynamolocal"
 )
 
@@ -48,32 +45,12 @@ type env struct {
 // engines runs fn against the local adapters and the AWS ones (DynamoDB
 // Local and an S3-protocol server).
 func engines(t *testing.T, fn func(t *testing.T, e env)) {
-	t.Run("bolt+fileblob", func(t *testing.T) {
-		dir := t.TempDir()
-		st, err := boltstore.Open(filepath.Join(dir, "s.db"), boltstore.Options{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { st.Close() })
-		b, err := fileblob.New(filepath.Join(dir, "blobs"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { b.Close() })
-		fn(t, env{repo: files.NewRepo(st), bucket: b, st: st})
-	})
-	t.Run("dynamo+s3", func(t *testing.T) {
-		client, _ := dynamolocal.Shared(t)
-		var rnd [4]byte
-		_, _ = rand.Read(rnd[:])
-		table := "s3objects-" + hex.EncodeToString(rnd[:])
-		if err := dynamostore.CreateTable(t.Context(), client, table); err != nil {
-			t.Fatal(err)
-		}
-		st := dynamostore.New(client, table)
-		b := s3blob.New(s3local.Start(t, "events-bucket"), "events-bucket")
-		fn(t, env{repo: files.NewRepo(st), bucket: b, st: st})
-	})
+	for _, be := range enginetest.Backends() {
+		t.Run(be.Name, func(t *testing.T) {
+			st, b := be.Open(t)
+			fn(t, env{repo: files.NewRepo(st), bucket: b, st: st})
+		})
+	}
 }
 
 func fixture(t *testing.T, name string) awsevents.S3Event {

@@ -2,15 +2,13 @@ package files_test
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"github.com/openrescale/platform/shared/httpapi/httpapitest"
+	"github.com/openrescale/platform/shared/store/enginetest"
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -19,15 +17,9 @@ import (
 	"github.com/openrescale/platform/functions/api"
 	ffiles "github.com/openrescale/platform/functions/files"
 	"github.com/openrescale/platform/shared/blob"
-	"github.com/openrescale/platform/shared/blob/fileblob"
-	"github.com/openrescale/platform/shared/blob/s3blob"
-	"github.com/openrescale/platform/shared/blob/s3blob/s3local"
 	"github.com/openrescale/platform/shared/errs"
 	"github.com/openrescale/platform/shared/files"
 	"github.com/openrescale/platform/shared/httpapi"
-	"github.com/openrescale/platform/shared/store"
-	"github.com/openrescale/platform/shared/store/boltstore"
-	"github.com/openrescale/platform/shared/store/dynamostore"
 	"github.com/openrescale/platform/shared/store/dynamostore/dynamolocal"
 )
 
@@ -50,47 +42,11 @@ type env struct {
 	deps    *api.Deps
 }
 
-// backend makes a fresh store and bucket.
-type backend struct {
-	name string
-	open func(t *testing.T) (store.Store, blob.Bucket)
-}
-
-func backends() []backend {
-	return []backend{
-		{"bolt+fileblob", func(t *testing.T) (store.Store, blob.Bucket) {
-			dir := t.TempDir()
-			st, err := boltstore.Open(filepath.Join(dir, "s.db"), boltstore.Options{})
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { st.Close() })
-			b, err := fileblob.New(filepath.Join(dir, "blobs"))
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { b.Close() })
-			return st, b
-		}},
-		{"dynamo+s3", func(t *testing.T) (store.Store, blob.Bucket) {
-			client, _ := dynamolocal.Shared(t)
-			var rnd [4]byte
-			_, _ = rand.Read(rnd[:])
-			table := "filesapi-" + hex.EncodeToString(rnd[:])
-			if err := dynamostore.CreateTable(t.Context(), client, table); err != nil {
-				t.Fatalf("create table: %v", err)
-			}
-			const bucket = "files-api-test"
-			return dynamostore.New(client, table), s3blob.New(s3local.Start(t, bucket), bucket)
-		}},
-	}
-}
-
 // each runs fn against every backend, with deps adjusted by opts.
 func each(t *testing.T, fn func(t *testing.T, e *env), opts ...func(*api.Deps)) {
-	for _, b := range backends() {
-		t.Run(b.name, func(t *testing.T) {
-			st, bk := b.open(t)
+	for _, b := range enginetest.Backends() {
+		t.Run(b.Name, func(t *testing.T) {
+			st, bk := b.Open(t)
 			cb := &countingBucket{Bucket: bk}
 			svc := &files.Service{Repo: files.NewRepo(st), Bucket: cb, Now: time.Now}
 			deps := &api.Deps{Files: svc, FileStorage: ffiles.Storage{ID: "local", Type: "LocalStorage", Container: "test-container"}}

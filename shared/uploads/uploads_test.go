@@ -4,24 +4,18 @@ import (
 	"bytes"
 	"context"
 	"crypto/md5"
-	"crypto/rand"
 	"encoding/hex"
+	"github.com/openrescale/platform/shared/store/enginetest"
 	"net/url"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/openrescale/platform/events/s3objects"
 	"github.com/openrescale/platform/shared/blob"
-	"github.com/openrescale/platform/shared/blob/fileblob"
-	"github.com/openrescale/platform/shared/blob/s3blob"
-	"github.com/openrescale/platform/shared/blob/s3blob/s3local"
 	"github.com/openrescale/platform/shared/errs"
 	"github.com/openrescale/platform/shared/files"
 	"github.com/openrescale/platform/shared/store"
-	"github.com/openrescale/platform/shared/store/boltstore"
-	"github.com/openrescale/platform/shared/store/dynamostore"
 	"github.com/openrescale/platform/shared/store/dynamostore/dynamolocal"
 	"github.com/openrescale/platform/shared/uploads"
 )
@@ -53,30 +47,12 @@ func engines(t *testing.T, fn func(t *testing.T, svc *uploads.Service, objects *
 		objects.Sessions = svc
 		fn(t, svc, objects)
 	}
-	t.Run("bolt+fileblob", func(t *testing.T) {
-		dir := t.TempDir()
-		st, err := boltstore.Open(filepath.Join(dir, "s.db"), boltstore.Options{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { st.Close() })
-		b, err := fileblob.New(filepath.Join(dir, "blobs"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { b.Close() })
-		wire(t, st, b)
-	})
-	t.Run("dynamo+s3", func(t *testing.T) {
-		client, _ := dynamolocal.Shared(t)
-		var rnd [4]byte
-		_, _ = rand.Read(rnd[:])
-		table := "uploads-" + hex.EncodeToString(rnd[:])
-		if err := dynamostore.CreateTable(t.Context(), client, table); err != nil {
-			t.Fatal(err)
-		}
-		wire(t, dynamostore.New(client, table), s3blob.New(s3local.Start(t, "uploads-bucket"), "uploads-bucket"))
-	})
+	for _, be := range enginetest.Backends() {
+		t.Run(be.Name, func(t *testing.T) {
+			st, b := be.Open(t)
+			wire(t, st, b.(bucket))
+		})
+	}
 }
 
 func TestSessionsAreTheOwners(t *testing.T) {

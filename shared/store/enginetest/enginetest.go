@@ -1,6 +1,7 @@
-// Package enginetest gives tests of code above the store port one empty
-// store per engine (bbolt, and DynamoDB Local through dynamolocal), so every
-// domain test runs on both without each package repeating the set-up.
+// Package enginetest gives tests of code above the ports one empty store
+// per engine (bbolt, and DynamoDB Local through dynamolocal), or a store and
+// bucket per deployment, so every domain test runs on both without each
+// package repeating the set-up.
 // Packages using it call dynamolocal.Main from their TestMain.
 package enginetest
 
@@ -11,6 +12,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/openrescale/platform/shared/blob"
+	"github.com/openrescale/platform/shared/blob/fileblob"
+	"github.com/openrescale/platform/shared/blob/s3blob"
+	"github.com/openrescale/platform/shared/blob/s3blob/s3local"
 	"github.com/openrescale/platform/shared/store"
 	"github.com/openrescale/platform/shared/store/boltstore"
 	"github.com/openrescale/platform/shared/store/dynamostore"
@@ -60,5 +65,32 @@ func Run(t *testing.T, fn func(t *testing.T, st store.Store)) {
 func Bench(b *testing.B, fn func(b *testing.B, st store.Store)) {
 	for _, e := range Engines() {
 		b.Run(e.Name, func(b *testing.B) { fn(b, e.Open(b)) })
+	}
+}
+
+// Backend pairs a store engine with the file storage deployed beside it.
+type Backend struct {
+	Name string
+	Open func(tb testing.TB) (store.Store, blob.Bucket)
+}
+
+// Backends are the two deployments' adapters: bbolt with files on disk
+// (local mode), and DynamoDB Local with an in-process S3-protocol server
+// (AWS).
+func Backends() []Backend {
+	eng := Engines()
+	return []Backend{
+		{Name: "bolt+fileblob", Open: func(tb testing.TB) (store.Store, blob.Bucket) {
+			b, err := fileblob.New(filepath.Join(tb.TempDir(), "blobs"))
+			if err != nil {
+				tb.Fatal(err)
+			}
+			tb.Cleanup(func() { b.Close() })
+			return eng[0].Open(tb), b
+		}},
+		{Name: "dynamo+s3", Open: func(tb testing.TB) (store.Store, blob.Bucket) {
+			const bucket = "test-bucket"
+			return eng[1].Open(tb), s3blob.New(s3local.Start(tb, bucket), bucket)
+		}},
 	}
 }
