@@ -326,6 +326,10 @@ func (h *Handler) log() *slog.Logger {
 	return h.Log
 }
 
+// OutputPrefix starts the key of every job output under a user's prefix:
+// user/user_<uid>/output/job_<jid>/run<n>/<relative path>, the spec's path.
+const OutputPrefix = "output/"
+
 // platformKey matches the keys files.NewKey makes: <name>-<32 hex>.
 var platformKey = regexp.MustCompile(`^[^/]+-[0-9a-f]{32}$`)
 
@@ -338,6 +342,12 @@ func registrable(key string) (uid, rel string, ok bool) {
 	}
 	uid, rel, found = strings.Cut(rest, "/")
 	if !found || uid == "" || rel == "" || strings.HasSuffix(rel, "/") || platformKey.MatchString(rel) {
+		return "", "", false
+	}
+	// Job outputs are registered by the lifecycle's collect step, which
+	// knows their job and run; an event for one must not make a second,
+	// library record of it.
+	if strings.HasPrefix(rel, OutputPrefix) {
 		return "", "", false
 	}
 	return uid, rel, true

@@ -118,7 +118,7 @@ func TestCreateRendersSpecShape(t *testing.T) {
 	}
 	for _, want := range []string{
 		`"archiveFilters":[],"billingPriorityValue":null,"caseFile":null,"expectedRuns":1,"id":"`,
-		`"includeNominalRun":false,"isLowPriority":false,"isTemplateDryRun":false,"jobanalyses":[{"analysis":{"code":"openfoam","name":"OpenFOAM","version":"2.3.1-openmpi","versionName":"2.3.1"}`,
+		`"includeNominalRun":false,"isLowPriority":false,"isTemplateDryRun":false,"jobanalyses":[{"analysis":{"code":"openfoam","name":"OpenFOAM","version":"v1912-openmpi","versionName":"v1912"}`,
 		`"envVars":{},"flags":{},"hardware":{"coreSummary":{"memoryPerNode":3750,"numberOfNodes":1.0,"storagePerNode":4000,"gpusPerNode":0},"coreType":"standard-plus","coresPerSlot":1,"slots":1,"walltime":null}`,
 		`"inputFiles":[{`, `"id":"inF1"`, `"downloadUrl":"http://example.com/api/v2/files/inF1/contents/"`,
 		`"postProcessScript":null,"postProcessScriptCommand":"","preProcessScript":null,"preProcessScriptCommand":"","templateTasks":[],"useRescaleLicense":false`,

@@ -333,3 +333,33 @@ func (s *Service) DeleteKey(ctx context.Context, userID, keyID string) error {
 	}
 	return errs.E(errs.NotFound, "Not found.")
 }
+
+// ExpireJobKeys ends the job-scoped keys of a job (spec 002): they stay
+// listed, marked with the job, and authenticate no more, answering
+// MsgKeyInactive.
+func (s *Service) ExpireJobKeys(ctx context.Context, userID, jobID string) error {
+	res, err := s.st.Query(ctx, store.Query{Index: store.GSI1, PK: userKeysPK(userID)})
+	if err != nil {
+		return fmt.Errorf("keys of job %s: %w", jobID, err)
+	}
+	now := s.now().UTC()
+	for _, it := range res.Items {
+		k, err := decodeKey(it)
+		if err != nil {
+			return err
+		}
+		if k.JobID != jobID || !k.Active(now) {
+			continue
+		}
+		k.ExpiresAt = &now
+		data, err := json.Marshal(storedKey{APIKey: k, UserID: k.UserID, Digest: k.Digest})
+		if err != nil {
+			return fmt.Errorf("encode key: %w", err)
+		}
+		it.Data = data
+		if _, err := s.st.Put(ctx, it, store.Cond{IfVersion: it.Version}); err != nil && !errs.Is(err, errs.Conflict) {
+			return fmt.Errorf("expire key %s of job %s: %w", k.ID, jobID, err)
+		}
+	}
+	return nil
+}

@@ -344,7 +344,7 @@ func TestFindVersion(t *testing.T) {
 		{"by version", "abaqus", "6.13-5", "6.13.5-ibm"},
 		{"by versionCode", "abaqus", "6.13.5-ibm", "6.13.5-ibm"},
 		{"latest is first listed", "abaqus", "", "6.14.1-pcmpi"},
-		{"latest openfoam", "openfoam", "", "2.3.1-openmpi"},
+		{"latest openfoam", "openfoam", "", "v1912-openmpi"},
 		{"display version with suffix", "abaqus", "6.12-1-asca", "6.12.0-asca"},
 		{"ls_dyna display version", "ls_dyna", "R13.0.0", "13.0.0"},
 		{"user_included latest", "user_included", "", "0"},

@@ -93,7 +93,7 @@ func TestCreateGetNormalises(t *testing.T) {
 			t.Fatalf("get: %v owned=%v", err, owned)
 		}
 		ja := got.Spec.JobAnalyses[0]
-		if got.Spec.Name != "Basic" || ja.Analysis.Version != "2.3.1-openmpi" || ja.Hardware.CoreType != "standard-plus" ||
+		if got.Spec.Name != "Basic" || ja.Analysis.Version != "v1912-openmpi" || ja.Hardware.CoreType != "standard-plus" ||
 			ja.Hardware.CoresPerSlot != 2 || ja.Hardware.Slots != 1 || got.InputBytes != 100 || got.Status != StatusSaved {
 			t.Fatalf("job %+v", got)
 		}

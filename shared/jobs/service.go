@@ -596,3 +596,16 @@ func (s *Service) FileInUse(ctx context.Context, uid, fileID string) (bool, erro
 	}
 	return false, nil
 }
+
+// StatusOp is the write that moves j (as read, at its version) to status:
+// the lifecycle puts it in one transaction with its own records, so a
+// status and its history never disagree and of two racing transitions
+// exactly one commits.
+func (s *Service) StatusOp(j Job, status string) (store.Op, error) {
+	j.Status = status
+	it, err := s.item(j)
+	if err != nil {
+		return store.Op{}, err
+	}
+	return store.Op{Kind: store.OpPut, Item: it, Cond: store.Cond{IfVersion: j.Version}}, nil
+}
