@@ -51,7 +51,8 @@ func (None) Supervises() bool                               { return false }
 //     needs the next file. The secrets in it are masked instead: shadow
 //     and gshadow (and their backups), ssh host keys, and Hide;
 //   - a fresh /proc (own pid namespace), a minimal /dev, and empty
-//     tmpfs /tmp and /var/tmp;
+//     tmpfs /tmp and /var/tmp; everything else (the root itself, the
+//     mount points' parents) is read-only;
 //   - the run's working directory, writable, at the SAME path as on the
 //     host, so commands, environment variables (RESCALE_*) and paths
 //     printed in logs mean the same inside and outside and the same Spec
@@ -146,7 +147,10 @@ func (b Bubblewrap) Wrap(m Mounts, argv []string) ([]string, error) {
 	for _, p := range m.ReadOnly {
 		a = append(a, "--ro-bind", p, p)
 	}
-	a = append(a, "--chdir", m.Work, "--")
+	// The sandbox's root is bwrap's own tmpfs, holding the mount points
+	// (the parents of Work): read-only, or a job could write into memory
+	// everywhere outside its directory.
+	a = append(a, "--remount-ro", "/", "--chdir", m.Work, "--")
 	return append(a, argv...), nil
 }
 

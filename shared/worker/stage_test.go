@@ -19,10 +19,10 @@ import (
 
 // member is one archive entry of a test archive.
 type member struct {
-	name   string
-	mode   fs.FileMode // fs.ModeDir, fs.ModeSymlink or permission bits
-	body   string      // file content or symlink target
-	hard   bool        // tar hard link to body
+	name string
+	mode fs.FileMode // fs.ModeDir, fs.ModeSymlink or permission bits
+	body string      // file content or symlink target
+	hard bool        // tar hard link to body
 }
 
 func makeZip(t *testing.T, ms []member) []byte {
