@@ -16,13 +16,16 @@ import (
 	ffolders "github.com/openrescale/platform/functions/folders"
 	"github.com/openrescale/platform/functions/health"
 	fjobs "github.com/openrescale/platform/functions/jobs"
+	fruns "github.com/openrescale/platform/functions/runs"
 	fuploads "github.com/openrescale/platform/functions/uploads"
 	"github.com/openrescale/platform/shared/accounts"
+	"github.com/openrescale/platform/shared/compute"
 	"github.com/openrescale/platform/shared/customfields"
 	"github.com/openrescale/platform/shared/files"
 	"github.com/openrescale/platform/shared/folders"
 	"github.com/openrescale/platform/shared/httpapi"
 	"github.com/openrescale/platform/shared/jobs"
+	"github.com/openrescale/platform/shared/lifecycle"
 	"github.com/openrescale/platform/shared/storagecreds"
 	"github.com/openrescale/platform/shared/uploads"
 )
@@ -75,6 +78,11 @@ type Deps struct {
 	// direct-transfer route.
 	Credentials storagecreds.Issuer
 	Grants      *storagecreds.Local
+
+	// Lifecycle runs submitted jobs; Live reads running runs' working
+	// directories (nil where compute cannot).
+	Lifecycle *lifecycle.Service
+	Live      compute.Live
 }
 
 // LocalRoutes are served by the local binary only: they stand in for what
@@ -112,6 +120,8 @@ func Routes(d Deps) []httpapi.Route {
 	fh := ffiles.Handlers{Files: d.Files, Folders: d.FileFolders, InUse: d.FileInUse, Base: d.Base, Storage: d.FileStorage, Redirect: d.FileRedirect}
 	up := fuploads.Handlers{Uploads: d.Uploads, Base: d.Base, Local: d.UploadURLs, Folders: d.FileFolders}
 	cr := fcredentials.Handlers{Issuer: d.Credentials, Base: d.Base}
+	rn := fruns.Handlers{Lifecycle: d.Lifecycle, Live: d.Live, Files: d.Files, FileView: fileView, Base: d.Base}
+	start, stop := httpapi.StartExecution, httpapi.StopExecution
 	sts := httpapi.IssueUploadCredentials
 
 	r := httpapi.TableRead
@@ -147,6 +157,26 @@ func Routes(d Deps) []httpapi.Route {
 		{Name: "workspace-customfields", Method: "GET", Path: "/api/v2/organizations/{org}/workspaces/{ws}/custom-fields/", Needs: []httpapi.Permission{r}, Handler: cf.Workspace},
 		{Name: "data-jobs-list", Method: "GET", Path: "/api/v2/data/jobs/", Needs: []httpapi.Permission{r}, Handler: jh.DataList},
 		{Name: "data-jobs-fields", Method: "GET", Path: "/api/v2/data/jobs/fields/", Needs: []httpapi.Permission{r}, Handler: jh.DataFields},
+
+		{Name: "jobs-submit", Method: "POST", Path: "/api/v2/jobs/{id}/submit/", Needs: []httpapi.Permission{r, w, start}, Handler: rn.Submit},
+		{Name: "jobs-stop", Method: "POST", Path: "/api/v2/jobs/{id}/stop/", Needs: []httpapi.Permission{r, w, stop}, Handler: rn.Stop},
+		{Name: "jobs-force-stop", Method: "POST", Path: "/api/v2/jobs/{id}/force_stop/", Needs: []httpapi.Permission{r, w, stop}, Handler: rn.ForceStop},
+		{Name: "jobs-shutdown", Method: "POST", Path: "/api/v2/jobs/{id}/shutdown/", Needs: []httpapi.Permission{r, w, stop}, Handler: rn.Shutdown},
+		{Name: "jobs-statuses", Method: "GET", Path: "/api/v2/jobs/{id}/statuses/", Needs: []httpapi.Permission{r}, Handler: rn.Statuses},
+		{Name: "jobs-cluster-statuses", Method: "GET", Path: "/api/v2/jobs/{id}/cluster_statuses/", Needs: []httpapi.Permission{r}, Handler: rn.ClusterStatuses},
+		{Name: "jobs-extendedlogs", Method: "GET", Path: "/api/v2/jobs/{id}/extendedlogs/", Needs: []httpapi.Permission{r}, Handler: rn.ExtendedLogs},
+		{Name: "jobs-instances", Method: "GET", Path: "/api/v2/jobs/{id}/instances/", Needs: []httpapi.Permission{r}, Handler: rn.Instances},
+		{Name: "jobs-files", Method: "GET", Path: "/api/v2/jobs/{id}/files/", Needs: []httpapi.Permission{r}, Handler: rn.JobFiles},
+		{Name: "runs-list", Method: "GET", Path: "/api/v2/jobs/{id}/runs/", Needs: []httpapi.Permission{r}, Handler: rn.Runs},
+		{Name: "runs-get", Method: "GET", Path: "/api/v2/jobs/{id}/runs/{run}/", Needs: []httpapi.Permission{r}, Handler: rn.Run},
+		{Name: "runs-files", Method: "GET", Path: "/api/v2/jobs/{id}/runs/{run}/files/", Needs: []httpapi.Permission{r}, Handler: rn.RunFiles},
+		{Name: "runs-stop", Method: "POST", Path: "/api/v2/jobs/{id}/runs/{run}/stop/", Needs: []httpapi.Permission{r, w, stop}, Handler: rn.StopRun},
+		{Name: "runs-directory", Method: "GET", Path: "/api/v2/jobs/{id}/runs/{run}/directory-contents/", Needs: []httpapi.Permission{r}, Handler: rn.DirectoryContents},
+		{Name: "runs-tail", Method: "GET", Path: "/api/v2/jobs/{id}/runs/{run}/tail/{path...}", Needs: []httpapi.Permission{r}, Handler: rn.Tail},
+		{Name: "clusters-list", Method: "GET", Path: "/api/v3/jobs/{id}/clusters/", Needs: []httpapi.Permission{r}, Handler: rn.Clusters},
+		{Name: "cluster-tasks-create", Method: "POST", Path: "/api/v3/clusters/{id}/tasks/", Needs: []httpapi.Permission{r, w, br, bw}, Handler: rn.CreateTask},
+		{Name: "cluster-tasks-get", Method: "GET", Path: "/api/v3/clusters/{id}/tasks/{task}/", Needs: []httpapi.Permission{r}, Handler: rn.Task},
+		{Name: "cluster-tasks-results", Method: "GET", Path: "/api/v3/clusters/{id}/tasks/{task}/results/", Needs: []httpapi.Permission{r}, Handler: rn.TaskResults},
 
 		{Name: "files-list", Method: "GET", Path: "/api/v2/files/", Needs: []httpapi.Permission{r}, Handler: fh.List},
 		{Name: "files-upload", Method: "POST", Path: "/api/v2/files/contents/", Needs: []httpapi.Permission{r, w, br, bw}, Handler: fh.Upload},

@@ -3,6 +3,7 @@ package lifecycle
 import (
 	"context"
 	"fmt"
+	"io"
 	"slices"
 	"strings"
 	"time"
@@ -146,4 +147,36 @@ func (s *Service) LiveRun(ctx context.Context, uid, jobID, runID string) (Run, e
 		return Run{}, errs.E(errs.Conflict, "run %s of job %s is not running; its files are in the job's outputs", runID, jobID)
 	}
 	return r, nil
+}
+
+// JobName is the job's name, for the cluster listing.
+func (s *Service) JobName(ctx context.Context, uid, jobID string) (string, error) {
+	j, err := s.readable(ctx, uid, jobID)
+	return j.Spec.Name, err
+}
+
+// SaveSnapshot stores what write produces (a zip of a running run's
+// working directory) as an output file of the run, streamed: the archive
+// is never held in memory.
+func (s *Service) SaveSnapshot(ctx context.Context, uid, jobID, runID, name string, write func(w io.Writer) error) (files.File, error) {
+	j, err := s.owned(ctx, uid, jobID)
+	if err != nil {
+		return files.File{}, err
+	}
+	run, err := s.getRun(ctx, j.OwnerID, j.ID, runID)
+	if err != nil {
+		return files.File{}, err
+	}
+	key := outputPrefix(j.OwnerID, j.ID, runID) + name
+	pr, pw := io.Pipe()
+	go func() { pw.CloseWithError(write(pw)) }()
+	a, err := s.cfg.Bucket.Put(ctx, key, pr, "application/zip")
+	pr.CloseWithError(err)
+	if err != nil {
+		return files.File{}, fmt.Errorf("snapshot of run %s: %w", runID, err)
+	}
+	if err := s.registerOutput(ctx, j, run, name, a); err != nil {
+		return files.File{}, err
+	}
+	return s.cfg.Files.ByKey(ctx, key)
 }
