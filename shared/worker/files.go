@@ -170,3 +170,10 @@ func CheckDisk(dir string, needBytes int64) error {
 	}
 	return nil
 }
+
+// diskFull reports whether the file system holding dir has no space left
+// for unprivileged writers, the likely cause of a failure there.
+func diskFull(dir string) bool {
+	var st syscall.Statfs_t
+	return syscall.Statfs(dir, &st) == nil && st.Bavail == 0
+}

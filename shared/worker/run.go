@@ -84,8 +84,10 @@ type Result struct {
 	// gracefully unless the caller asked for more).
 	WalltimeExceeded bool
 	// Err is a system failure, not the command's: the sandbox or
-	// environment could not be set up (ErrSetup), required software was
-	// missing (ErrSoftwareMissing), bash could not be executed.
+	// environment could not be set up or bash could not be executed
+	// (ErrSetup), required software was missing (ErrSoftwareMissing), a
+	// phase failed with the working directory's file system full
+	// (ErrNoSpace). ExitCode is still the phase's.
 	Err            error
 	Started, Ended time.Time
 }
@@ -111,6 +113,9 @@ type Process struct {
 	result   Result
 }
 
+// maxCommand leaves room in the 128 KiB argument limit for the prelude.
+const maxCommand = 100 << 10
+
 const (
 	startedMarker = "@@worker-started@@"
 	missingMarker = "@@worker-missing@@"
@@ -129,6 +134,21 @@ func Start(ctx context.Context, s Spec) (*Process, error) {
 	}
 	if strings.TrimSpace(s.Command) == "" {
 		return nil, errors.New("worker: start: no command")
+	}
+	for _, c := range []string{s.PreCommand, s.Command, s.PostCommand} {
+		// Each is one argument of `bash -c`; Linux refuses a single
+		// argument over 128 KiB (MAX_ARG_STRLEN) with an obscure E2BIG.
+		if len(c) > maxCommand {
+			return nil, fmt.Errorf("worker: start: a command of %d bytes is longer than %d: put it in a script among the inputs", len(c), maxCommand)
+		}
+	}
+	if err := validEnv(s.Env); err != nil {
+		return nil, fmt.Errorf("worker: start: %w", err)
+	}
+	if s.Software != nil {
+		if err := validEnv(s.Software.Env); err != nil {
+			return nil, fmt.Errorf("worker: start: software: %w", err)
+		}
 	}
 	bash, err := bashPath()
 	if err != nil {
@@ -352,6 +372,15 @@ func (p *Process) phase(name, command string) (r Result, ran bool) {
 	}
 	out := setup.String()
 	if strings.Contains(out, startedMarker) {
+		p.mu.Lock()
+		stopped := p.mode != NotStopped
+		p.mu.Unlock()
+		if r.ExitCode != 0 && !stopped && diskFull(p.spec.Dir) {
+			// The job's own error messages may not even have made it into
+			// the log: say what went wrong.
+			r.Err = fmt.Errorf("worker: %s: %w: the file system of %s is full", name, ErrNoSpace, p.spec.Dir)
+			p.logLine(r.Err.Error())
+		}
 		return r, true
 	}
 	p.mu.Lock()

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -419,6 +420,8 @@ func TestStartRejectsBadSpecs(t *testing.T) {
 		{"missing dir", Spec{Dir: filepath.Join(dir, "nope"), Command: "true"}},
 		{"no command", Spec{Dir: dir, Command: "  "}},
 		{"log in a missing directory", Spec{Dir: dir, Command: "true", Log: filepath.Join(dir, "no/such/log")}},
+		{"bad variable name", Spec{Dir: dir, Command: "true", Env: map[string]string{"A=B": "c"}}},
+		{"command too long for an argument", Spec{Dir: dir, Command: strings.Repeat("true;", 30000)}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -451,5 +454,24 @@ func TestMPI(t *testing.T) {
 				}
 			})
 		}
+	}
+}
+
+// TestDiskFull: a command failing on a full file system is a system error.
+// It mounts a tiny tmpfs, so it needs root with CAP_SYS_ADMIN.
+func TestDiskFull(t *testing.T) {
+	dir, scratch := workDir(t)
+	if err := syscall.Mount("tmpfs", dir, "tmpfs", 0, "size=256k"); err != nil {
+		t.Skipf("SKIPPING: cannot mount a small tmpfs (%v)", err)
+	}
+	defer syscall.Unmount(dir, 0)
+	r := run(t, Spec{Dir: dir, Scratch: scratch, Command: "head -c 1048576 /dev/zero > big"})
+	if !errors.Is(r.Err, ErrNoSpace) || r.ExitCode != 1 {
+		t.Errorf("result %+v, want ErrNoSpace with the exit code kept", r)
+	}
+	os.Remove(filepath.Join(dir, "big"))
+	r = run(t, Spec{Dir: dir, Scratch: scratch, Command: "exit 2"})
+	if r.Err != nil {
+		t.Errorf("with space again: Err = %v", r.Err)
 	}
 }

@@ -5,9 +5,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"os/exec"
+	"slices"
 	"strings"
+	"time"
 )
 
 // Software is how one analysis version runs on this machine, from the
@@ -47,6 +50,9 @@ func (s Software) Check(ctx context.Context) error {
 			return fmt.Errorf("worker: software env script: %w", err)
 		}
 	}
+	if err := validEnv(s.Env); err != nil {
+		return err
+	}
 	script := s.prelude() + `printf '%s\n' "$__worker_missing"` + "\n"
 	cmd := exec.CommandContext(ctx, bash, "--noprofile", "--norc", "-c", script)
 	cmd.Env = environ(s.Env, map[string]string{"HOME": "/nonexistent"})
@@ -54,6 +60,7 @@ func (s Software) Check(ctx context.Context) error {
 	var out, noise bytes.Buffer
 	cmd.Stdout = &out
 	cmd.Stderr = &capped{buf: &noise, max: 4096}
+	cmd.WaitDelay = 2 * time.Second // a daemon started by the script must not hold the pipes forever
 	if err := cmd.Run(); err != nil {
 		return fmt.Errorf("worker: software check: %w: %s", err, strings.TrimSpace(noise.String()))
 	}
@@ -119,10 +126,20 @@ func environ(layers ...map[string]string) []string {
 		}
 	}
 	out := make([]string, 0, len(env))
-	for k, v := range env {
-		out = append(out, k+"="+v)
+	for _, k := range slices.Sorted(maps.Keys(env)) {
+		out = append(out, k+"="+env[k])
 	}
 	return out
+}
+
+// validEnv refuses variable names that would corrupt the environment.
+func validEnv(env map[string]string) error {
+	for k, v := range env {
+		if k == "" || strings.ContainsAny(k, "=\x00") || strings.ContainsRune(v, 0) {
+			return fmt.Errorf("worker: invalid environment variable %q", k)
+		}
+	}
+	return nil
 }
 
 // shellQuote quotes s for bash as one word.
