@@ -90,11 +90,6 @@ func readFile(t *testing.T, path string) string {
 	return string(b)
 }
 
-func exists(path string) bool {
-	_, err := os.Lstat(path)
-	return err == nil
-}
-
 // waitFor polls until path exists: how a test knows a command got going.
 // The deadline only guards against a hang; nothing asserts durations.
 func waitFor(t *testing.T, path string) {

@@ -106,6 +106,7 @@ type Process struct {
 
 	mu       sync.Mutex
 	pid      int      // leader of the running phase, unreaped; 0 when none runs
+	begun    string   // file the running phase's shell creates when setup is over
 	mode     StopMode // stop in effect
 	byCaller StopMode
 	walltime bool
@@ -232,7 +233,7 @@ func (p *Process) prepare() error {
 	return nil
 }
 
-func (p *Process) script(command string) string {
+func (p *Process) script(name, command string) string {
 	var b strings.Builder
 	sw := Software{}
 	if p.spec.Software != nil {
@@ -248,6 +249,9 @@ func (p *Process) script(command string) string {
 		b.WriteString(openFOAMSetup(filepath.Join(p.scratch, "openfoam"), filepath.Join(p.scratch, "support", "RunFunctions")))
 	}
 	fmt.Fprintf(&b, "cd -- %s || exit 1\n", shellQuote(p.spec.Dir))
+	// The begun file tells Stop synchronously that setup is over; the
+	// marker tells the phase's result, from the setup channel.
+	fmt.Fprintf(&b, ": > %s || exit 1\n", shellQuote(filepath.Join(p.scratch, name+".begun")))
 	b.WriteString(`printf '\n%s\n' '` + startedMarker + `' >&2; exec 2>&3 3>&-` + "\n")
 	b.WriteString(command)
 	b.WriteString("\n")
@@ -302,7 +306,7 @@ func (p *Process) run(ctx context.Context) {
 // phase runs one command. ran is false if it never started (stopped
 // before, or a system error starting it).
 func (p *Process) phase(name, command string) (r Result, ran bool) {
-	argv, err := p.sandbox.Wrap(p.mounts, []string{p.bash, "--noprofile", "--norc", "-c", p.script(command)})
+	argv, err := p.sandbox.Wrap(p.mounts, []string{p.bash, "--noprofile", "--norc", "-c", p.script(name, command)})
 	if err != nil {
 		return Result{Err: fmt.Errorf("worker: %s: %w", name, err)}, false
 	}
@@ -337,7 +341,7 @@ func (p *Process) phase(name, command string) (r Result, ran bool) {
 		return Result{Err: err}, false
 	}
 	pid := cmd.Process.Pid
-	p.pid = pid
+	p.pid, p.begun = pid, filepath.Join(p.scratch, name+".begun")
 	p.mu.Unlock()
 
 	var setup bytes.Buffer
@@ -403,6 +407,11 @@ func (p *Process) phase(name, command string) (r Result, ran bool) {
 	return r, true
 }
 
+func exists(path string) bool {
+	_, err := os.Lstat(path)
+	return err == nil
+}
+
 // logLine tells the job's log why a run failed before its command started.
 func (p *Process) logLine(s string) {
 	fmt.Fprintf(p.log, "%s\n", s)
@@ -437,8 +446,13 @@ func (p *Process) stop(mode StopMode, walltime bool) {
 	if p.pid == 0 {
 		return // between phases or before the first: none will start
 	}
-	switch mode {
-	case Graceful:
+	switch {
+	case mode == Graceful && !exists(p.begun):
+		// Still in sandbox or environment setup: there is no job to be
+		// graceful with, and inside a sandbox SIGTERM may not even reach
+		// the not-yet-started shell.
+		syscall.Kill(-p.pid, syscall.SIGKILL)
+	case mode == Graceful:
 		p.terminate()
 		time.AfterFunc(p.grace, func() {
 			p.mu.Lock()
@@ -447,10 +461,10 @@ func (p *Process) stop(mode StopMode, walltime bool) {
 				syscall.Kill(-p.pid, syscall.SIGKILL)
 			}
 		})
-	case Force:
+	case mode == Force:
 		p.terminate()
 		syscall.Kill(-p.pid, syscall.SIGKILL)
-	case Kill:
+	case mode == Kill:
 		syscall.Kill(-p.pid, syscall.SIGKILL)
 	}
 }

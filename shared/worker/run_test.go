@@ -410,6 +410,26 @@ func TestStopAtAnyTime(t *testing.T) {
 	})
 }
 
+// TestGracefulStopDuringSetup: before the command begins (the env script
+// still runs) there is nothing to be graceful with: the stop kills at once,
+// so the script's TERM trap never runs.
+func TestGracefulStopDuringSetup(t *testing.T) {
+	dir, scratch := workDir(t)
+	env := filepath.Join(scratch, "slow-env.sh")
+	os.WriteFile(env, []byte("trap 'touch "+dir+"/termed' TERM\ntouch "+dir+"/setup-ready\nsleep 1000 & wait\n"), 0o644)
+	p, err := Start(context.Background(), Spec{Dir: dir, Scratch: scratch, Software: &Software{EnvScript: env},
+		Command: "touch command", Grace: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, filepath.Join(dir, "setup-ready"))
+	p.Stop(Graceful)
+	r := p.Wait()
+	if r.Stopped != Graceful || r.Err != nil || exists(filepath.Join(dir, "termed")) || exists(filepath.Join(dir, "command")) {
+		t.Errorf("result %+v; trap ran %v; command ran %v", r, exists(filepath.Join(dir, "termed")), exists(filepath.Join(dir, "command")))
+	}
+}
+
 func TestStartRejectsBadSpecs(t *testing.T) {
 	dir, _ := workDir(t)
 	tests := []struct {
