@@ -20,7 +20,7 @@
 //	(*Process).Stop(StopMode)                     Graceful, Force, Kill; any time, repeatable
 //	(*Process).Wait() Result                      exit code, signal, stop, walltime, system error
 //	(*Process).Pid() int
-//	Collect(ctx, dir, Filter, put) (n, bytes, err) outputs, in path order
+//	Collect(ctx, dir, Filter, put) (n, bytes, err)  outputs, in path order
 //	Snapshot(ctx, dir, w) error                   zip of the live working directory
 //	ListDir(dir, rel) ([]Entry, error)            live listing
 //	Tail(dir, rel, lines, w) error                live tail
@@ -41,7 +41,10 @@
 // so a stop reaches the whole tree, and whatever is left of the group when
 // its leader exits is killed: a run leaves no processes behind. (Inside
 // bubblewrap, the pid namespace also takes down processes that left the
-// group.)
+// group; without a sandbox, a process that calls setsid itself escapes.)
+// A graceful stop waits up to Grace for the group's leader (the job's
+// shell) to exit; before the command has begun (sandbox and env script
+// setup) it kills at once, as there is nothing to be graceful with.
 //
 // Output: stdout and stderr of every phase go straight into the file
 // Spec.Log, opened in append mode and handed to the child as its file
@@ -50,8 +53,9 @@
 //
 // Result.Err is a system failure (the sandbox could not be set up, bash
 // could not be executed, the software's required binaries were missing after
-// sourcing its environment, the log could not be written): distinct from a
-// command's non-zero exit, which is Result.ExitCode with Err nil.
+// sourcing its environment, a phase failed on a full file system): distinct
+// from a command's non-zero exit, which is Result.ExitCode with Err nil.
+// Why setup failed is also appended to the log, for the user.
 //
 // # Environment
 //
@@ -78,9 +82,12 @@
 // env script, the run's WM_PROJECT_DIR is repointed to a run-private
 // overlay directory outside the working directory: symlinks to every entry
 // of the real project directory (OpenFOAM reads $WM_PROJECT_DIR/etc) plus
-// bin/tools/RunFunctions, this package's own implementation (runfunctions.sh)
-// of runApplication, runParallel, getApplication, getNumberOfProcessors,
-// restore0Dir, cloneCase, cloneParallelCase, isParallel and isTest.
+// bin/tools/RunFunctions, this package's own POSIX-sh implementation
+// (runfunctions.sh) of runApplication, runParallel, getApplication,
+// getNumberOfProcessors, restore0Dir, cloneCase, cloneParallelCase,
+// compileApplication, isParallel and isTest. The overlay is built by the
+// run's own shell right after sourcing, so it points at whatever project
+// directory the env script chose, and works with and without a sandbox.
 //
 // # Outputs
 //

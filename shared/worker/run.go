@@ -70,8 +70,8 @@ func (m StopMode) String() string {
 
 // Result is how a run ended.
 type Result struct {
-	// Phase is the last phase that started: "pre", "command" or "post";
-	// "" if none did (stopped before it started, or a system error first).
+	// Phase is the last phase that started or failed to: "pre",
+	// "command" or "post"; "" if the run was stopped before any started.
 	Phase string
 	// ExitCode of that phase; -1 if it died of a signal or never ran. A
 	// shell or sandbox whose child died of signal n exits 128+n instead.
@@ -274,8 +274,8 @@ func (p *Process) run(ctx context.Context) {
 		}
 		r, ran := p.phase(ph.name, ph.cmd)
 		if !ran {
-			if r.Err != nil {
-				res.Err = r.Err
+			if r.Err != nil { // could not even start it
+				res.Phase, res.ExitCode, res.Signal, res.Err = ph.name, -1, "", r.Err
 			}
 			break
 		}

@@ -82,6 +82,9 @@ func TestSystemErrors(t *testing.T) {
 			if exists(filepath.Join(dir, "ran")) {
 				t.Errorf("the command ran")
 			}
+			if r.Phase != "command" || r.ExitCode == 0 {
+				t.Errorf("phase %q exit %d, want the failed command phase, non-zero", r.Phase, r.ExitCode)
+			}
 			if got := readFile(t, log); !strings.Contains(got, tt.wantMsg) {
 				t.Errorf("the log does not say why: %q", got)
 			}
