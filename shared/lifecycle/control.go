@@ -40,7 +40,8 @@ func (s *Service) Submit(ctx context.Context, uid, jobID string) error {
 	if !j.Saved() {
 		return nil
 	}
-	j, _, err = s.apply(ctx, uid, jobID, change{create: true, to: jobs.StatusPending, edit: func(_ jobs.Job, r *Record) error {
+	var wrote bool
+	j, _, err = s.apply(ctx, uid, jobID, change{create: true, to: jobs.StatusPending, wrote: &wrote, edit: func(_ jobs.Job, r *Record) error {
 		if len(r.Cluster) == 0 {
 			s.clusterStatus(r, "Not Started")
 		}
@@ -51,6 +52,9 @@ func (s *Service) Submit(ctx context.Context, uid, jobID string) error {
 			return nil // a racing submit won
 		}
 		return err
+	}
+	if !wrote {
+		return nil // a racing submit won and starts it
 	}
 	// A crash between the status and the start leaves a Pending job
 	// without an execution; the reconciler starts it.

@@ -65,6 +65,9 @@ type change struct {
 	edit func(j jobs.Job, r *Record) error
 	// create starts the record (submit).
 	create bool
+	// wrote, when set, learns whether this call made the write (false
+	// when the job was there already).
+	wrote *bool
 }
 
 // apply writes c: the job item (if its status changes) and the lifecycle
@@ -131,6 +134,9 @@ func (s *Service) apply(ctx context.Context, uid, jobID string, c change) (jobs.
 				continue
 			}
 			return j, rec, fmt.Errorf("job %s: %w", jobID, err)
+		}
+		if c.wrote != nil {
+			*c.wrote = true
 		}
 		j.Status = status
 		j.Version++
