@@ -11,10 +11,11 @@ import (
 
 func TestTail(t *testing.T) {
 	long := strings.Repeat("x", tailChunk*2+17) // a line longer than two chunks
-	many := ""
+	var mb strings.Builder
 	for i := range 20000 {
-		many += strings.Repeat("y", i%7) + "\n"
+		mb.WriteString(strings.Repeat("y", i%7) + "\n")
 	}
+	many := mb.String()
 	tests := []struct {
 		name    string
 		content string

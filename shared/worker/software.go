@@ -39,7 +39,9 @@ type Software struct {
 // reason: "simpleFoam not found after sourcing
 // /usr/share/openfoam/etc/bashrc" (wrapping ErrSoftwareMissing). It runs on
 // the host, outside any sandbox, with the same environment a run gets minus
-// the job's variables.
+// the job's variables; software installed outside /usr must also be bound
+// into the sandbox (Bubblewrap.ReadOnly), or runs fail setup with
+// "env script ...: not found".
 func (s Software) Check(ctx context.Context) error {
 	bash, err := bashPath()
 	if err != nil {
