@@ -1,0 +1,52 @@
+package localexec_test
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/openrescale/platform/shared/blob"
+	"github.com/openrescale/platform/shared/blob/fileblob"
+	"github.com/openrescale/platform/shared/compute"
+	"github.com/openrescale/platform/shared/compute/computetest"
+	"github.com/openrescale/platform/shared/compute/localexec"
+	"github.com/openrescale/platform/shared/worker"
+)
+
+func harness(sandbox func(t *testing.T) worker.Sandbox) computetest.Harness {
+	return func(t *testing.T, cores int, sink compute.Sink) (compute.Compute, blob.Bucket) {
+		dir := t.TempDir()
+		b, err := fileblob.New(filepath.Join(dir, "blobs"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { b.Close() })
+		ex, err := localexec.New(localexec.Config{Root: filepath.Join(dir, "runs"), Cores: cores, Sandbox: sandbox(t),
+			Bucket: b, Sink: sink, Grace: time.Second})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { ex.Close() })
+		return ex, b
+	}
+}
+
+func TestContract(t *testing.T) {
+	t.Run("none", func(t *testing.T) {
+		computetest.Run(t, harness(func(*testing.T) worker.Sandbox { return worker.None{} }))
+	})
+	t.Run("bubblewrap", func(t *testing.T) {
+		computetest.Run(t, harness(func(t *testing.T) worker.Sandbox {
+			p, err := exec.LookPath("bwrap")
+			if err != nil {
+				if os.Getenv("REQUIRE_TEST_SERVERS") != "" {
+					t.Fatalf("bubblewrap is required: %v", err)
+				}
+				t.Skip("SKIP: bwrap not installed")
+			}
+			return worker.Bubblewrap{Path: p}
+		}))
+	})
+}
