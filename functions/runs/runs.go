@@ -33,7 +33,12 @@ type Handlers struct {
 	Base     httpapi.BaseURL
 }
 
-func caller(r *http.Request) (string, error) {
+// caller is the authenticated user; a deployment without a lifecycle
+// (none is wired yet) answers 503 rather than failing inside a handler.
+func (h Handlers) caller(r *http.Request) (string, error) {
+	if h.Lifecycle == nil {
+		return "", errs.E(errs.Unavailable, "running jobs is not available in this deployment")
+	}
 	me, err := httpapi.Caller(r)
 	return me.UserID, err
 }
@@ -49,7 +54,7 @@ func discardBody(r *http.Request) {
 
 // Submit is POST /api/v2/jobs/{id}/submit/.
 func (h Handlers) Submit(w http.ResponseWriter, r *http.Request) error {
-	uid, err := caller(r)
+	uid, err := h.caller(r)
 	if err != nil {
 		return err
 	}
@@ -63,7 +68,7 @@ func (h Handlers) Submit(w http.ResponseWriter, r *http.Request) error {
 
 func (h Handlers) stop(mode compute.StopMode) httpapi.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) error {
-		uid, err := caller(r)
+		uid, err := h.caller(r)
 		if err != nil {
 			return err
 		}
@@ -93,7 +98,7 @@ func (h Handlers) Shutdown(w http.ResponseWriter, r *http.Request) error {
 
 // StopRun is POST /api/v2/jobs/{id}/runs/{run}/stop/ ({}).
 func (h Handlers) StopRun(w http.ResponseWriter, r *http.Request) error {
-	uid, err := caller(r)
+	uid, err := h.caller(r)
 	if err != nil {
 		return err
 	}
@@ -126,7 +131,7 @@ func statusViews(list []lifecycle.Status, prefix string) []statusView {
 
 // Statuses is GET /api/v2/jobs/{id}/statuses/, newest first.
 func (h Handlers) Statuses(w http.ResponseWriter, r *http.Request) error {
-	uid, err := caller(r)
+	uid, err := h.caller(r)
 	if err != nil {
 		return err
 	}
@@ -139,7 +144,7 @@ func (h Handlers) Statuses(w http.ResponseWriter, r *http.Request) error {
 
 // ClusterStatuses is GET /api/v2/jobs/{id}/cluster_statuses/.
 func (h Handlers) ClusterStatuses(w http.ResponseWriter, r *http.Request) error {
-	uid, err := caller(r)
+	uid, err := h.caller(r)
 	if err != nil {
 		return err
 	}
@@ -162,7 +167,7 @@ type logView struct {
 // ExtendedLogs is GET /api/v2/jobs/{id}/extendedlogs/: a JSON array, as
 // the spec's sample shows (not a page).
 func (h Handlers) ExtendedLogs(w http.ResponseWriter, r *http.Request) error {
-	uid, err := caller(r)
+	uid, err := h.caller(r)
 	if err != nil {
 		return err
 	}
@@ -220,7 +225,7 @@ func renderRun(r lifecycle.Run) runView {
 
 // Runs is GET /api/v2/jobs/{id}/runs/.
 func (h Handlers) Runs(w http.ResponseWriter, r *http.Request) error {
-	uid, err := caller(r)
+	uid, err := h.caller(r)
 	if err != nil {
 		return err
 	}
@@ -246,7 +251,7 @@ func (h Handlers) Runs(w http.ResponseWriter, r *http.Request) error {
 
 // Run is GET /api/v2/jobs/{id}/runs/{run}/.
 func (h Handlers) Run(w http.ResponseWriter, r *http.Request) error {
-	uid, err := caller(r)
+	uid, err := h.caller(r)
 	if err != nil {
 		return err
 	}
@@ -259,7 +264,7 @@ func (h Handlers) Run(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (h Handlers) outputs(w http.ResponseWriter, r *http.Request, runID string) error {
-	uid, err := caller(r)
+	uid, err := h.caller(r)
 	if err != nil {
 		return err
 	}
@@ -297,7 +302,7 @@ func (h Handlers) live(r *http.Request) (uid string, err error) {
 	if h.Live == nil {
 		return "", errs.E(errs.Unavailable, "this deployment cannot read a running run's files")
 	}
-	uid, err = caller(r)
+	uid, err = h.caller(r)
 	if err != nil {
 		return "", err
 	}
@@ -370,7 +375,7 @@ type instanceView struct {
 // Instances is GET /api/v2/jobs/{id}/instances/: while the cluster runs,
 // one instance (locally: this machine, no remote access).
 func (h Handlers) Instances(w http.ResponseWriter, r *http.Request) error {
-	uid, err := caller(r)
+	uid, err := h.caller(r)
 	if err != nil {
 		return err
 	}
@@ -398,7 +403,7 @@ func (h Handlers) Instances(w http.ResponseWriter, r *http.Request) error {
 // runs (the snapshot flow's first step). A job has one cluster, whose id
 // is the job's.
 func (h Handlers) Clusters(w http.ResponseWriter, r *http.Request) error {
-	uid, err := caller(r)
+	uid, err := h.caller(r)
 	if err != nil {
 		return err
 	}
@@ -517,7 +522,7 @@ func (h Handlers) TaskResults(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (h Handlers) snapshotFile(r *http.Request) (files.File, error) {
-	uid, err := caller(r)
+	uid, err := h.caller(r)
 	if err != nil {
 		return files.File{}, err
 	}

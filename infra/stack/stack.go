@@ -209,7 +209,10 @@ func NewPlatformStack(scope constructs.Construct, id string, props Props) (*Plat
 		}
 		ps.API.Root().ResourceForPath(jsii.String(resPath)).AddMethod(
 			jsii.String(rt.Method),
-			awsapigateway.NewLambdaIntegration(fn, &awsapigateway.LambdaIntegrationOptions{Proxy: jsii.Bool(true)}),
+			// No test-invoke permission: the console's test button is not
+			// worth a second Lambda permission per route, which would take
+			// the stack past CloudFormation's 500 resources.
+			awsapigateway.NewLambdaIntegration(fn, &awsapigateway.LambdaIntegrationOptions{Proxy: jsii.Bool(true), AllowTestInvoke: jsii.Bool(false)}),
 			opts,
 		)
 	}
