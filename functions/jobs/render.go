@@ -137,7 +137,7 @@ func (h Handlers) renderList(j jobs.Job) listView {
 		AnalysisNames: names,
 		// Clusters do not exist before submission; the spec's saved job
 		// ("MPI Hello") shows "" for both statuses.
-		ClusterStatusDisplay: statusDisplay{},
+		ClusterStatusDisplay: statusDisplay{Content: j.ClusterStatus},
 		DateInserted:         j.DateInserted.UTC().Format(dateLayout),
 		ID:                   j.ID,
 		IsVisible:            true,

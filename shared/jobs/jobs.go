@@ -67,6 +67,9 @@ type Job struct {
 	OwnerEmail   string      `json:"owner"`
 	DateInserted time.Time   `json:"dateInserted"`
 	Status       string      `json:"status"`
+	// ClusterStatus is the latest cluster status ("Started", "Stopped"),
+	// kept here by the lifecycle so listings need not read its records.
+	ClusterStatus string `json:"clusterStatus,omitempty"`
 	Spec         Spec        `json:"spec"`
 	Tags         []files.Tag `json:"userTags"`
 	// SharedWith holds recipients' emails, for rendering; the share items

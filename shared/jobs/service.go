@@ -601,8 +601,8 @@ func (s *Service) FileInUse(ctx context.Context, uid, fileID string) (bool, erro
 // the lifecycle puts it in one transaction with its own records, so a
 // status and its history never disagree and of two racing transitions
 // exactly one commits.
-func (s *Service) StatusOp(j Job, status string) (store.Op, error) {
-	j.Status = status
+func (s *Service) StatusOp(j Job, status, cluster string) (store.Op, error) {
+	j.Status, j.ClusterStatus = status, cluster
 	it, err := s.item(j)
 	if err != nil {
 		return store.Op{}, err

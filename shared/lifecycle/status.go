@@ -117,14 +117,18 @@ func (s *Service) apply(ctx context.Context, uid, jobID string, c change) (jobs.
 		if err != nil {
 			return j, rec, err
 		}
-		ops := []store.Op{{Kind: store.OpPut, Item: it, Cond: store.Cond{IfVersion: rec.Version, IfAbsent: c.create}}}
-		if c.to != "" {
-			op, err := s.cfg.Jobs.StatusOp(j, c.to)
-			if err != nil {
-				return j, rec, err
-			}
-			ops = append(ops, op)
+		cluster := ""
+		if n := len(rec.Cluster); n > 0 {
+			cluster = rec.Cluster[n-1].Status
 		}
+		// The job item is written every time, at the version read: its
+		// status and cluster status are what listings show, and the
+		// condition makes every lifecycle change serialise on the job.
+		op, err := s.cfg.Jobs.StatusOp(j, status, cluster)
+		if err != nil {
+			return j, rec, err
+		}
+		ops := []store.Op{{Kind: store.OpPut, Item: it, Cond: store.Cond{IfVersion: rec.Version, IfAbsent: c.create}}, op}
 		if err := s.cfg.Store.Transact(ctx, ops); err != nil {
 			if errs.Is(err, errs.Conflict) {
 				if c.create {
