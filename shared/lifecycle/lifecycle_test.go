@@ -298,3 +298,29 @@ func TestRunEventsAnswerTheTask(t *testing.T) {
 		}
 	})
 }
+
+func TestOutputFilters(t *testing.T) {
+	raw := func(s ...string) []json.RawMessage {
+		out := make([]json.RawMessage, len(s))
+		for i, x := range s {
+			out[i] = json.RawMessage(x)
+		}
+		return out
+	}
+	for _, tc := range []struct {
+		name         string
+		in           []json.RawMessage
+		include, exc string
+	}{
+		{"none", nil, "[]", "[]"},
+		{"tutorial's categories keep everything", raw(`{"caseSensitive":false,"include":true,"filterType":"Analysis generated files","selector":"Analysis generated files"}`,
+			`{"include":true,"filterType":"Input files","selector":"Input files"}`), "[]", "[]"},
+		{"globs", raw(`{"include":true,"filterType":"Glob","selector":"*.log"}`, `{"include":false,"filterType":"Glob","selector":"processor*"}`), "[*.log]", "[processor*]"},
+		{"malformed ignored", raw(`"x"`, `{"include":true}`), "[]", "[]"},
+	} {
+		inc, exc := outputFilters(tc.in)
+		if fmt.Sprint(inc) != tc.include && !(len(inc) == 0 && tc.include == "[]") || fmt.Sprint(exc) != tc.exc && !(len(exc) == 0 && tc.exc == "[]") {
+			t.Errorf("%s: include %v exclude %v", tc.name, inc, exc)
+		}
+	}
+}

@@ -380,6 +380,7 @@ func (s *Service) runSpec(ctx context.Context, j jobs.Job, run Run, req compute.
 	if cr.PostCommand, err = script(ja.PostProcessScript, ja.PostProcessScriptCommand); err != nil {
 		return compute.Run{}, err
 	}
+	cr.Include, cr.Exclude = outputFilters(j.Spec.ResourceFilters)
 	per, slots := max(ja.Hardware.CoresPerSlot, 1), max(ja.Hardware.Slots, 1)
 	fill := strings.NewReplacer(
 		"<mpi-ranks>", strconv.Itoa(req.Cores),
@@ -412,6 +413,33 @@ func (s *Service) runSpec(ctx context.Context, j jobs.Job, run Run, req compute.
 		cr.Env[k] = v
 	}
 	return cr, nil
+}
+
+// categoryFilters are the resourceFilters types Rescale names by what they
+// select rather than by pattern; every output belongs to one of them
+// here, so including them keeps the default (everything).
+var categoryFilters = map[string]bool{"Analysis generated files": true, "Completed templates": true, "Input files": true}
+
+// outputFilters turns a job's resourceFilters into include and exclude
+// globs: a filter whose type is not one of the categories selects by its
+// selector, a glob of relative paths ("*.log", "airFoil2D/**/U").
+func outputFilters(raw []json.RawMessage) (include, exclude []string) {
+	for _, r := range raw {
+		var f struct {
+			Include    *bool  `json:"include"`
+			FilterType string `json:"filterType"`
+			Selector   string `json:"selector"`
+		}
+		if json.Unmarshal(r, &f) != nil || f.Selector == "" || categoryFilters[f.FilterType] {
+			continue
+		}
+		if f.Include == nil || *f.Include {
+			include = append(include, f.Selector)
+		} else {
+			exclude = append(exclude, f.Selector)
+		}
+	}
+	return include, exclude
 }
 
 // RecordEvent applies a run's progress reported by compute, and when the
