@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"time"
 
 	"github.com/openrescale/platform/shared/compute"
 	"github.com/openrescale/platform/shared/errs"
@@ -177,6 +178,19 @@ func (s *Service) reconcileJob(ctx context.Context, rec Record) (int, error) {
 	case status != "RUNNING":
 		return 1, s.abandon(ctx, j, fmt.Sprintf("Job failed: its lifecycle ended unexpectedly (%s)", status))
 	}
+	// A stop that has not finished in time is escalated, and a job whose
+	// stop never completes is ended: "Stopping" must not last for days.
+	if j.Status == jobs.StatusStopping && len(rec.Statuses) > 0 {
+		since := s.now().Sub(rec.Statuses[len(rec.Statuses)-1].Date)
+		switch {
+		case since > abandonStoppingAfter:
+			return 1, s.abandon(ctx, j, "Job was stopped; its processes did not end in time and were killed")
+		case since > escalateStopAfter:
+			if err := s.cfg.Compute.Stop(ctx, j.ID, "", compute.Discard); err != nil {
+				return 0, err
+			}
+		}
+	}
 	runs, _, err := s.listRuns(ctx, j.OwnerID, j.ID, 0, 0)
 	if err != nil {
 		return 0, err
@@ -200,6 +214,12 @@ func (s *Service) reconcileJob(ctx context.Context, rec Record) (int, error) {
 	}
 	return n, nil
 }
+
+// Time limits of the Stopping state, checked by the reconciler.
+const (
+	escalateStopAfter    = 10 * time.Minute
+	abandonStoppingAfter = 30 * time.Minute
+)
 
 // abandon ends a job nothing drives any more.
 func (s *Service) abandon(ctx context.Context, j jobs.Job, reason string) error {
