@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	ffiles "github.com/openrescale/platform/functions/files"
 	"github.com/openrescale/platform/shared/compute"
@@ -310,48 +311,91 @@ func (h Handlers) live(r *http.Request) (uid string, err error) {
 	return uid, err
 }
 
-// DirectoryContents is GET /api/v2/jobs/{id}/runs/{run}/directory-contents/
-// (?path= a directory relative to the working directory).
+// maxListed bounds directory-contents: a run with millions of files is
+// listed partially rather than with a response that grows without limit.
+const maxListed = 10000
+
+type dirEntry struct {
+	Path     string `json:"path"`
+	Resource string `json:"resource"`
+}
+
+// DirectoryContents is GET /api/v2/jobs/{id}/runs/{run}/directory-contents/:
+// every file of a running run's working directory with the tail URL that
+// reads it (spec 003).
 func (h Handlers) DirectoryContents(w http.ResponseWriter, r *http.Request) error {
 	if _, err := h.live(r); err != nil {
 		return err
 	}
-	list, err := h.Live.List(r.Context(), r.PathValue("id"), r.PathValue("run"), r.URL.Query().Get("path"))
-	if err != nil {
-		return err
+	job, run := r.PathValue("id"), r.PathValue("run")
+	out := []dirEntry{}
+	dirs := []string{""}
+	for len(dirs) > 0 && len(out) < maxListed {
+		dir := dirs[0]
+		dirs = dirs[1:]
+		list, err := h.Live.List(r.Context(), job, run, dir)
+		if err != nil {
+			if dir != "" && errs.Is(err, errs.NotFound) {
+				continue // removed while listing
+			}
+			return err
+		}
+		for _, e := range list {
+			if e.IsDir {
+				dirs = append(dirs, e.Path)
+				continue
+			}
+			out = append(out, dirEntry{Path: e.Path, Resource: "/api/v2/jobs/" + job + "/runs/" + run + "/tail/" + e.Path + "/"})
+			if len(out) == maxListed {
+				break
+			}
+		}
 	}
-	if list == nil {
-		list = []compute.Entry{}
-	}
-	httpapi.WriteJSON(w, http.StatusOK, list)
+	httpapi.WriteJSON(w, http.StatusOK, out)
 	return nil
 }
 
 // maxTailLines caps ?lines= so a request cannot ask for a whole file.
 const maxTailLines = 10000
 
-// Tail is GET /api/v2/jobs/{id}/runs/{run}/tail/{path...}/?lines=N: the
-// last lines of a running run's file, as text.
+// Tail is GET /api/v2/jobs/{id}/runs/{run}/tail/{path...}/: with ?lines=N
+// the file's last lines as {"fileType", "lines"}, without it the raw file
+// (spec 003).
 func (h Handlers) Tail(w http.ResponseWriter, r *http.Request) error {
 	if _, err := h.live(r); err != nil {
 		return err
 	}
-	lines := 100
-	if s := r.URL.Query().Get("lines"); s != "" {
-		n, err := strconv.Atoi(s)
-		if err != nil || n < 1 {
-			return errs.Field("lines", "lines must be a positive integer")
-		}
-		lines = min(n, maxTailLines)
-	}
+	job, run := r.PathValue("id"), r.PathValue("run")
 	rel := strings.TrimSuffix(r.PathValue("path"), "/")
+	s := r.URL.Query().Get("lines")
+	if s == "" {
+		f, err := h.Live.Open(r.Context(), job, run, rel)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		w.Header().Set("Content-Type", "application/octet-stream")
+		w.WriteHeader(http.StatusOK)
+		_, _ = io.Copy(w, f)
+		return nil
+	}
+	n, err := strconv.Atoi(s)
+	if err != nil || n < 1 {
+		return errs.Field("lines", "lines must be a positive integer")
+	}
 	var buf bytes.Buffer
-	if err := h.Live.Tail(r.Context(), r.PathValue("id"), r.PathValue("run"), rel, lines, &buf); err != nil {
+	if err := h.Live.Tail(r.Context(), job, run, rel, min(n, maxTailLines), &buf); err != nil {
 		return err
 	}
-	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-	w.WriteHeader(http.StatusOK)
-	_, _ = w.Write(buf.Bytes())
+	kind := "ASCII text"
+	if strings.Contains(buf.String(), "\x00") || !utf8.Valid(buf.Bytes()) {
+		kind = "data"
+	}
+	lines := strings.Split(strings.TrimSuffix(buf.String(), "\n"), "\n")
+	if buf.Len() == 0 {
+		lines = []string{}
+	}
+	httpapi.WriteJSON(w, http.StatusOK, map[string]any{"fileType": rel + ": " + kind, "lines": lines})
 	return nil
 }
 
@@ -470,7 +514,7 @@ func (h Handlers) CreateTask(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	name := fmt.Sprintf("snapshot-%s.zip", time.Now().UTC().Format("20060102T150405.000Z"))
+	name := fmt.Sprintf("rescale-snapshot-%s.zip", time.Now().UTC().Format("2006-01-02T15:04:05.000000Z"))
 	f, err := h.Lifecycle.SaveSnapshot(r.Context(), uid, clusterID, runID, name, func(w io.Writer) error {
 		return h.Live.Snapshot(r.Context(), clusterID, runID, w)
 	})
@@ -517,7 +561,7 @@ func (h Handlers) TaskResults(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	httpapi.WriteJSON(w, http.StatusOK, h.FileView.Render(r, f))
+	httpapi.WriteJSON(w, http.StatusOK, map[string]any{"file": h.FileView.Render(r, f), "type": "Snapshot"})
 	return nil
 }
 
@@ -530,7 +574,7 @@ func (h Handlers) snapshotFile(r *http.Request) (files.File, error) {
 	if err != nil {
 		return files.File{}, err
 	}
-	if f.JobID != r.PathValue("id") || !strings.HasPrefix(f.Name, "snapshot-") {
+	if f.JobID != r.PathValue("id") || !strings.HasPrefix(f.Name, "rescale-snapshot-") {
 		return files.File{}, errs.E(errs.NotFound, "Not found.")
 	}
 	return f, nil

@@ -144,6 +144,8 @@ type Live interface {
 	List(ctx context.Context, jobID, runID, rel string) ([]Entry, error)
 	// Tail writes the last lines of a file, reading only its end.
 	Tail(ctx context.Context, jobID, runID, rel string, lines int, w io.Writer) error
+	// Open reads a whole regular file.
+	Open(ctx context.Context, jobID, runID, rel string) (io.ReadCloser, error)
 	// Snapshot writes a zip of the whole working directory.
 	Snapshot(ctx context.Context, jobID, runID string, w io.Writer) error
 }

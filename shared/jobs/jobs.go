@@ -62,16 +62,16 @@ func StatusDisplay(s string) string { return statusDisplay[s] }
 
 // Job is a stored job.
 type Job struct {
-	ID           string      `json:"id"`
-	OwnerID      string      `json:"ownerId"`
-	OwnerEmail   string      `json:"owner"`
-	DateInserted time.Time   `json:"dateInserted"`
-	Status       string      `json:"status"`
+	ID           string    `json:"id"`
+	OwnerID      string    `json:"ownerId"`
+	OwnerEmail   string    `json:"owner"`
+	DateInserted time.Time `json:"dateInserted"`
+	Status       string    `json:"status"`
 	// ClusterStatus is the latest cluster status ("Started", "Stopped"),
 	// kept here by the lifecycle so listings need not read its records.
-	ClusterStatus string `json:"clusterStatus,omitempty"`
-	Spec         Spec        `json:"spec"`
-	Tags         []files.Tag `json:"userTags"`
+	ClusterStatus string      `json:"clusterStatus,omitempty"`
+	Spec          Spec        `json:"spec"`
+	Tags          []files.Tag `json:"userTags"`
 	// SharedWith holds recipients' emails, for rendering; the share items
 	// are what grants access.
 	SharedWith []string `json:"sharedWith"`

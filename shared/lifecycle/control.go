@@ -186,7 +186,8 @@ func (s *Service) reconcileJob(ctx context.Context, rec Record) (int, error) {
 		case since > abandonStoppingAfter:
 			return 1, s.abandon(ctx, j, "Job was stopped; its processes did not end in time and were killed")
 		case since > escalateStopAfter:
-			if err := s.cfg.Compute.Stop(ctx, j.ID, "", compute.Discard); err != nil {
+			// Force, not shutdown: the stop asked for keeps its outputs.
+			if err := s.cfg.Compute.Stop(ctx, j.ID, "", compute.Force); err != nil {
 				return 0, err
 			}
 		}

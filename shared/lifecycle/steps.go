@@ -160,6 +160,17 @@ func (s *Service) Validate(ctx context.Context, ref Ref) (Plan, error) {
 		}
 		return Plan{}, systemErr(err)
 	}
+	// Inputs deleted since the job was saved fail it now, not when its
+	// run starts.
+	for _, id := range j.Spec.FileIDs() {
+		f, err := s.cfg.Files.Get(ctx, j.OwnerID, id)
+		if errs.Is(err, errs.NotFound) || (err == nil && (f.IsDeleted || !f.IsUploaded)) {
+			return Plan{}, stepErr(ErrInvalid, "input file %s no longer exists or has not finished uploading", id)
+		}
+		if err != nil {
+			return Plan{}, systemErr(err)
+		}
+	}
 	folder, err := s.cfg.Folders.CreateJobFolder(ctx, j.OwnerID, j.ID, j.Spec.Name)
 	if err != nil {
 		return Plan{}, systemErr(fmt.Errorf("job folder: %w", err))
@@ -304,6 +315,13 @@ func (s *Service) StartRun(ctx context.Context, ref Ref, token string) error {
 	if err != nil {
 		return systemErr(err)
 	}
+	if run.Attempts > 1 {
+		// A retried run starts clean: what a failed attempt saved is not
+		// this attempt's output.
+		if err := s.removeOutputs(ctx, outputPrefix(j.OwnerID, j.ID, run.ID)); err != nil {
+			return systemErr(err)
+		}
+	}
 	req, err := s.requirements(j)
 	if err != nil {
 		return err
@@ -323,6 +341,22 @@ func (s *Service) StartRun(ctx context.Context, ref Ref, token string) error {
 	if rec, err := s.getRecord(ctx, j.OwnerID, j.ID); err == nil && rec.Stop != "" {
 		if err := s.cfg.Compute.Stop(ctx, j.ID, "", rec.Stop); err != nil {
 			s.log.WarnContext(ctx, "stop after start", "job", j.ID, "err", err)
+		}
+	}
+	return nil
+}
+
+func (s *Service) removeOutputs(ctx context.Context, prefix string) error {
+	var keys []string
+	if err := s.cfg.Bucket.List(ctx, prefix, func(a blob.Attrs) error {
+		keys = append(keys, a.Key)
+		return nil
+	}); err != nil {
+		return fmt.Errorf("list outputs %s: %w", prefix, err)
+	}
+	for _, k := range keys {
+		if err := s.cfg.Bucket.Delete(ctx, k); err != nil {
+			return fmt.Errorf("remove stale output %s: %w", k, err)
 		}
 	}
 	return nil
@@ -501,6 +535,8 @@ func outcome(ev compute.Event) (name, cause string) {
 		return ErrSystem, fmt.Sprintf("Run %s failed on the platform's side: %s", ev.RunID, ev.Reason)
 	case ev.WalltimeExceeded:
 		return ErrUserCommand, fmt.Sprintf("Run %s exceeded its walltime and was stopped", ev.RunID)
+	case ev.ExitCode != 0 && strings.HasPrefix(ev.Reason, "killed by "):
+		return ErrUserCommand, fmt.Sprintf("Run %s failed: the command was %s", ev.RunID, ev.Reason)
 	case ev.ExitCode != 0:
 		reason := fmt.Sprintf("Run %s failed: the command exited with code %d", ev.RunID, ev.ExitCode)
 		if ev.Reason != "" {

@@ -90,6 +90,10 @@ var (
 
 // New returns an Executor.
 func New(cfg Config) (*Executor, error) {
+	if cfg.Grace <= 0 {
+		// Zero means no grace, not the worker's default.
+		cfg.Grace = time.Millisecond
+	}
 	if cfg.Cores < 1 {
 		return nil, fmt.Errorf("localexec: cores must be at least 1, not %d", cfg.Cores)
 	}
@@ -135,7 +139,9 @@ func (e *Executor) Check(ctx context.Context, req compute.Requirements) error {
 	}
 	if ok {
 		if err := sw.Check(ctx); err != nil {
-			return errs.E(errs.Invalid, "%s %s is configured on this machine but cannot run: %v", req.Analysis, req.VersionName, err)
+			// The worker's own prefixes mean nothing to the job's owner.
+			msg := strings.ReplaceAll(err.Error(), "worker: ", "")
+			return errs.E(errs.Invalid, "%s %s is configured on this machine but cannot run: %s", req.Analysis, req.VersionName, msg)
 		}
 	}
 	if req.StorageBytes > 0 {
@@ -519,6 +525,32 @@ func (e *Executor) Tail(ctx context.Context, jobID, runID, rel string, lines int
 		return err
 	}
 	return pathErr(worker.Tail(dir, rel, lines, w), rel)
+}
+
+// Open reads a regular file of a running run; the os.Root keeps the path
+// inside the working directory, symlinks included.
+func (e *Executor) Open(ctx context.Context, jobID, runID, rel string) (io.ReadCloser, error) {
+	dir, err := e.liveDir(jobID, runID)
+	if err != nil {
+		return nil, err
+	}
+	root, err := os.OpenRoot(dir)
+	if err != nil {
+		return nil, err
+	}
+	defer root.Close()
+	f, err := root.Open(filepath.FromSlash(strings.TrimPrefix(rel, "/")))
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return nil, pathErr(err, rel)
+		}
+		return nil, errs.Field("path", "path %q is outside the run's working directory or unreadable", rel)
+	}
+	if fi, err := f.Stat(); err != nil || !fi.Mode().IsRegular() {
+		f.Close()
+		return nil, errs.Field("path", "%q is not a regular file", rel)
+	}
+	return f, nil
 }
 
 // Snapshot zips a running run's working directory.
