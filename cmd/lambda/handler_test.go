@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -174,5 +175,44 @@ func TestUnknownRoute(t *testing.T) {
 	deps, _ := testDeps(t)
 	if _, err := Handler("no-such-route", deps, httpapi.Config{}); err == nil {
 		t.Fatal("want error for unknown route")
+	}
+}
+
+// The api-root function behind ANY /api/{path+}: the API root, and 404 or
+// 405 for whatever else API Gateway hands it, with links through the stage.
+func TestLambdaAPIRoot(t *testing.T) {
+	deps, _ := testDeps(t)
+	h, err := Handler("api-root", deps, httpapi.Config{Auth: gateway.Authenticator{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	call := func(method, path string) events.APIGatewayProxyResponse {
+		t.Helper()
+		var ev events.APIGatewayProxyRequest
+		fixture(t, "get-analyses.json", &ev)
+		ev.HTTPMethod, ev.Path, ev.Resource = method, path, "/api/{path+}"
+		ev.RequestContext.HTTPMethod, ev.RequestContext.ResourcePath = method, "/api/{path+}"
+		ev.QueryStringParameters, ev.MultiValueQueryStringParameters = nil, nil
+		ev.PathParameters = map[string]string{"path": strings.TrimPrefix(path, "/api/")}
+		resp, err := h(context.Background(), ev)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return resp
+	}
+	resp := call("GET", "/api/v2")
+	var root map[string]string
+	if err := json.Unmarshal([]byte(resp.Body), &root); resp.StatusCode != 200 || err != nil {
+		t.Fatalf("GET /api/v2: %d %s", resp.StatusCode, resp.Body)
+	}
+	if want := "https://gy415nuibc.execute-api.us-east-1.amazonaws.com/prod/api/v2/jobs/"; root["jobs"] != want {
+		t.Errorf("root jobs = %q, want %q", root["jobs"], want)
+	}
+	if resp := call("GET", "/api/v2/nope/"); resp.StatusCode != 404 {
+		t.Errorf("GET /api/v2/nope/: %d %s", resp.StatusCode, resp.Body)
+	}
+	resp = call("PUT", "/api/v2/coretypes/")
+	if allow := resp.MultiValueHeaders["Allow"]; resp.StatusCode != 405 || len(allow) != 1 || allow[0] != "GET, HEAD" {
+		t.Errorf("PUT /api/v2/coretypes/: %d Allow %q %s", resp.StatusCode, allow, resp.Body)
 	}
 }

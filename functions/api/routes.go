@@ -9,6 +9,7 @@ import (
 
 	"github.com/openrescale/platform/events/s3objects"
 	"github.com/openrescale/platform/functions/apikeys"
+	"github.com/openrescale/platform/functions/apiroot"
 	fcatalog "github.com/openrescale/platform/functions/catalog"
 	fcredentials "github.com/openrescale/platform/functions/credentials"
 	fcustomfields "github.com/openrescale/platform/functions/customfields"
@@ -128,7 +129,7 @@ func Routes(d Deps) []httpapi.Route {
 	w := httpapi.TableWrite
 	br := httpapi.BucketRead
 	bw := httpapi.BucketWrite
-	return []httpapi.Route{
+	table := []httpapi.Route{
 		{Name: "healthz", Method: "GET", Path: "/healthz", Public: true, Needs: []httpapi.Permission{r}, Handler: hl.Healthz},
 
 		{Name: "coretypes-list", Method: "GET", Path: "/api/v2/coretypes/", Needs: []httpapi.Permission{r}, Handler: cat.ListCoretypes},
@@ -216,4 +217,12 @@ func Routes(d Deps) []httpapi.Route {
 		{Name: "folders-delete", Method: "DELETE", Path: "/api/v3/folders/{id}/", Needs: []httpapi.Permission{r, w, bw}, Handler: fo.Delete},
 		{Name: "folders-contents", Method: "GET", Path: "/api/v3/folders/{id}/contents/", Needs: []httpapi.Permission{r}, Handler: fo.Contents},
 	}
+	// Last, and matching what no entry above does: the API roots
+	// (GET /api/v2/, /api/v3/) and, after authentication, 404 or 405 for
+	// any other path or method under /api/. In AWS it is the greedy
+	// ANY /api/{path+} resource, so API Gateway runs the authorizer for
+	// unknown paths instead of answering them itself.
+	root := apiroot.New(table, d.Base)
+	return append(table,
+		httpapi.Route{Name: "api-root", Method: httpapi.AnyMethod, Path: "/api/{path...}", Handler: root.Serve})
 }

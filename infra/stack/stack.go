@@ -207,6 +207,7 @@ func NewPlatformStack(scope constructs.Construct, id string, props Props) (*Plat
 		if rt.Public {
 			opts = &awsapigateway.MethodOptions{AuthorizationType: awsapigateway.AuthorizationType_NONE}
 		}
+		// httpapi.AnyMethod is API Gateway's own "ANY".
 		ps.API.Root().ResourceForPath(jsii.String(resPath)).AddMethod(
 			jsii.String(rt.Method),
 			// No test-invoke permission: the console's test button is not

@@ -442,6 +442,17 @@ func TestStack(t *testing.T) {
 		}
 	})
 
+	// CloudFormation refuses a template of more than 500 resources, and
+	// every route costs about five (function, role, policy, permission,
+	// method), so the route table's growth is checked here.
+	t.Run("resource limit", func(t *testing.T) {
+		const limit = 500
+		t.Logf("%d resources for %d routes", len(tm.Resources), len(routes))
+		if n := len(tm.Resources); n >= limit {
+			t.Errorf("%d resources, CloudFormation allows at most %d per stack", n, limit)
+		}
+	})
+
 	t.Run("outputs", func(t *testing.T) {
 		for _, o := range []string{"ApiUrl", "TableName", "BucketName"} {
 			check(t, func() { tpl.HasOutput(jsii.String(o), map[string]any{}) })

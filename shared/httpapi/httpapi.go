@@ -34,6 +34,13 @@ const (
 	IssueUploadCredentials Permission = "sts:assume-upload-role"
 )
 
+// AnyMethod as a Route's Method matches every method (API Gateway's ANY).
+// More specific routes win over it, in ServeMux and in API Gateway alike,
+// which resolves a request on the resource and method together and falls
+// back to a greedy {proxy+} ANY resource for a method a more specific
+// resource lacks.
+const AnyMethod = "ANY"
+
 // Route is one entry of the route table.
 type Route struct {
 	// Name identifies the route; it names the Lambda function in AWS and
@@ -41,6 +48,7 @@ type Route struct {
 	Name string
 	// Method and Path use net/http ServeMux syntax; Path ends with "/" as
 	// the spec's paths do and may hold {name} and a final {name...}.
+	// Method may be AnyMethod.
 	Method string
 	Path   string
 	// Public routes skip authentication (health checks only).

@@ -98,6 +98,12 @@ func TestHandler(t *testing.T) {
 		{name: "not found", method: "GET", target: "/api/v2/things/zzz/", auth: "Token good", status: 404, contains: `"detail":"Not found."`},
 		{name: "unknown path", method: "GET", target: "/api/v2/nothing/", auth: "Token good", status: 404, contains: `"detail"`},
 		{name: "wrong method", method: "DELETE", target: "/api/v2/things/", auth: "Token good", status: 405, contains: `not allowed`, header: [2]string{"Allow", "GET, HEAD, POST"}},
+		// Authentication comes before routing under /api/: a bad key
+		// learns nothing about which paths exist.
+		{name: "unknown path without key", method: "GET", target: "/api/v2/nothing/", status: 401, contains: `"detail":"Invalid token."`, header: [2]string{"WWW-Authenticate", "Token"}},
+		{name: "unknown path with bad key", method: "GET", target: "/api/v2/", auth: "Token bad", status: 401, contains: `"detail":"Invalid token."`},
+		{name: "wrong method without key", method: "DELETE", target: "/api/v2/things/", status: 401, contains: `"detail":"Invalid token."`},
+		{name: "unknown path outside /api/", method: "GET", target: "/nothing", status: 404, contains: `"detail":"Not found."`},
 		{name: "create", method: "POST", target: "/api/v2/things/", auth: "Token good", body: `{"name":"x","coresPerSlot":"4"}`, ctype: "application/json", status: 201, contains: `"coresPerSlot":4`},
 		{name: "curl -d without content type", method: "POST", target: "/api/v2/things/", auth: "Token good", body: `{"name":"x"}`, ctype: "application/x-www-form-urlencoded", status: 201},
 		{name: "missing field", method: "POST", target: "/api/v2/things/", auth: "Token good", body: `{}`, ctype: "application/json", status: 400, contains: `"field":"name"`},
@@ -193,5 +199,56 @@ func TestDuplicateRouteRejected(t *testing.T) {
 	r := Route{Name: "a", Method: "GET", Path: "/x/", Public: true, Handler: func(http.ResponseWriter, *http.Request) error { return nil }}
 	if _, err := NewHandler([]Route{r, r}, Config{}); err == nil {
 		t.Fatal("duplicate route accepted")
+	}
+}
+
+// An AnyMethod route answers what the others do not, after
+// authentication, and never shadows a more specific route.
+func TestAnyMethodRoute(t *testing.T) {
+	ok := func(name string) HandlerFunc {
+		return func(w http.ResponseWriter, r *http.Request) error {
+			WriteJSON(w, 200, map[string]string{"route": name})
+			return nil
+		}
+	}
+	routes := []Route{
+		{Name: "list", Method: "GET", Path: "/api/v2/things/", Handler: ok("list")},
+		{Name: "signed", Method: "PUT", Path: "/api/v2/signed/{key...}", Public: true, Handler: ok("signed")},
+	}
+	m := NewMatcher(routes)
+	routes = append(routes, Route{Name: "rest", Method: AnyMethod, Path: "/api/{path...}", Handler: func(w http.ResponseWriter, r *http.Request) error {
+		if _, err := Caller(r); err != nil {
+			return err
+		}
+		return m.NoRoute(w, r)
+	}})
+	h, err := NewHandler(routes, Config{Auth: keyAuth{"Token good": {UserID: "u1", KeyID: "k1"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		method, target, auth string
+		status               int
+		contains, allow      string
+	}{
+		{"GET", "/api/v2/things/", "Token good", 200, `"list"`, ""},
+		{"PUT", "/api/v2/signed/a/b", "", 200, `"signed"`, ""},
+		{"DELETE", "/api/v2/things", "Token good", 405, "not allowed", "GET, HEAD"},
+		{"DELETE", "/api/v2/things/", "", 401, "Invalid token.", ""},
+		{"POST", "/api/v2/signed/a", "", 401, "Invalid token.", ""},
+		{"POST", "/api/v2/signed/a", "Token good", 405, "not allowed", "PUT"},
+		{"GET", "/api/v2/nothing/", "Token good", 404, "Not found.", ""},
+		{"GET", "/api/v2/nothing/", "Token bad", 401, "Invalid token.", ""},
+	}
+	for _, tt := range tests {
+		req := httptest.NewRequest(tt.method, tt.target, nil)
+		if tt.auth != "" {
+			req.Header.Set("Authorization", tt.auth)
+		}
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		if rec.Code != tt.status || !strings.Contains(rec.Body.String(), tt.contains) || rec.Header().Get("Allow") != tt.allow {
+			t.Errorf("%s %s (%q): %d Allow %q %s; want %d Allow %q %q", tt.method, tt.target, tt.auth, rec.Code, rec.Header().Get("Allow"), rec.Body, tt.status, tt.allow, tt.contains)
+		}
 	}
 }

@@ -35,9 +35,10 @@ type Config struct {
 // Handler serves a route table: the local server mounts all routes on one
 // Handler, a Lambda function mounts only its own.
 type Handler struct {
-	mux    *http.ServeMux
-	cfg    Config
-	routes []Route
+	mux     *http.ServeMux
+	cfg     Config
+	routes  []Route
+	matcher *Matcher
 }
 
 var allMethods = []string{http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete}
@@ -47,17 +48,66 @@ func NewHandler(routes []Route, cfg Config) (*Handler, error) {
 	if cfg.Log == nil {
 		cfg.Log = slog.New(slog.DiscardHandler)
 	}
-	h := &Handler{mux: http.NewServeMux(), cfg: cfg, routes: routes}
+	h := &Handler{mux: http.NewServeMux(), cfg: cfg, routes: routes, matcher: NewMatcher(routes)}
 	for _, rt := range routes {
 		if cfg.Auth == nil && !rt.Public {
 			return nil, fmt.Errorf("route %s needs an authenticator", rt.Name)
 		}
-		pattern := rt.Method + " " + MuxPath(rt.Path)
-		if err := register(h.mux, pattern, h.wrap(rt)); err != nil {
+		if err := register(h.mux, pattern(rt), h.wrap(rt)); err != nil {
 			return nil, fmt.Errorf("route %s: %w", rt.Name, err)
 		}
 	}
 	return h, nil
+}
+
+// pattern is rt's ServeMux pattern; AnyMethod routes match every method.
+func pattern(rt Route) string {
+	if rt.Method == AnyMethod {
+		return MuxPath(rt.Path)
+	}
+	return rt.Method + " " + MuxPath(rt.Path)
+}
+
+// Matcher knows which methods a route table serves at a path. It ignores
+// AnyMethod routes, which exist to answer what the others do not.
+type Matcher struct {
+	mux *http.ServeMux
+}
+
+// NewMatcher indexes routes. Conflicting patterns are skipped here;
+// NewHandler reports them.
+func NewMatcher(routes []Route) *Matcher {
+	m := &Matcher{mux: http.NewServeMux()}
+	for _, rt := range routes {
+		if rt.Method != AnyMethod {
+			_ = register(m.mux, pattern(rt), http.NotFoundHandler())
+		}
+	}
+	return m
+}
+
+// Allowed lists the methods served at r's (canonical) path.
+func (m *Matcher) Allowed(r *http.Request) []string {
+	r2 := r.Clone(r.Context())
+	r2.URL.Path, r2.URL.RawPath = CanonicalPath(r.URL.Path), ""
+	var allow []string
+	for _, meth := range allMethods {
+		r2.Method = meth
+		if _, pattern := m.mux.Handler(r2); pattern != "" {
+			allow = append(allow, meth)
+		}
+	}
+	return allow
+}
+
+// NoRoute is the error for a request no route serves: 405 with an Allow
+// header when another method serves the path, 404 otherwise.
+func (m *Matcher) NoRoute(w http.ResponseWriter, r *http.Request) error {
+	if allow := m.Allowed(r); len(allow) > 0 {
+		w.Header().Set("Allow", strings.Join(allow, ", "))
+		return errs.E(errs.MethodNotAllowed, "Method %q not allowed.", r.Method)
+	}
+	return errs.E(errs.NotFound, "Not found.")
 }
 
 func register(mux *http.ServeMux, pattern string, handler http.Handler) (err error) {
@@ -118,40 +168,46 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 // noRoute answers 405 with Allow when another method matches the path, and
-// 404 otherwise, both as JSON.
+// 404 otherwise, both as JSON. Under /api/ the caller is authenticated
+// first, so that a client checking its key against any path (GET /api/v2/)
+// learns that the key is bad rather than that the path is unknown; route
+// tables with an AnyMethod route under /api/ (functions/api) answer there
+// instead, alike in Lambda, where this handler never sees unrouted paths.
 func (h *Handler) noRoute(w http.ResponseWriter, r *http.Request) {
-	var allow []string
-	for _, m := range allMethods {
-		r2 := r.Clone(r.Context())
-		r2.Method = m
-		if _, pattern := h.mux.Handler(r2); pattern != "" {
-			allow = append(allow, m)
+	if strings.HasPrefix(r.URL.Path, "/api/") && h.cfg.Auth != nil {
+		var ok bool
+		if r, ok = h.authenticate(w, r); !ok {
+			return
 		}
 	}
-	if len(allow) > 0 {
-		w.Header().Set("Allow", strings.Join(allow, ", "))
-		Error(w, r, h.cfg.Log, errs.E(errs.MethodNotAllowed, "Method %q not allowed.", r.Method))
-		return
+	Error(w, r, h.cfg.Log, h.matcher.NoRoute(w, r))
+}
+
+// authenticate checks the caller and the per-key rate limit, answering
+// the request itself when either refuses it.
+func (h *Handler) authenticate(w http.ResponseWriter, r *http.Request) (*http.Request, bool) {
+	p, err := h.cfg.Auth.Authenticate(r)
+	if err != nil {
+		Error(w, r, h.cfg.Log, err)
+		return r, false
 	}
-	Error(w, r, h.cfg.Log, errs.E(errs.NotFound, "Not found."))
+	if h.cfg.Limit != nil {
+		if ok, wait := h.cfg.Limit.Allow(p.KeyID); !ok {
+			secs := int(wait.Seconds() + 0.999)
+			Error(w, r, h.cfg.Log, &errs.Error{Code: errs.RateLimited, Message: fmt.Sprintf("Request was throttled. Expected available in %d seconds.", max(secs, 1)), RetryAfter: max(secs, 1)})
+			return r, false
+		}
+	}
+	return r.WithContext(WithPrincipal(r.Context(), p)), true
 }
 
 func (h *Handler) wrap(rt Route) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if !rt.Public {
-			p, err := h.cfg.Auth.Authenticate(r)
-			if err != nil {
-				Error(w, r, h.cfg.Log, err)
+			var ok bool
+			if r, ok = h.authenticate(w, r); !ok {
 				return
 			}
-			if h.cfg.Limit != nil {
-				if ok, wait := h.cfg.Limit.Allow(p.KeyID); !ok {
-					secs := int(wait.Seconds() + 0.999)
-					Error(w, r, h.cfg.Log, &errs.Error{Code: errs.RateLimited, Message: fmt.Sprintf("Request was throttled. Expected available in %d seconds.", max(secs, 1)), RetryAfter: max(secs, 1)})
-					return
-				}
-			}
-			r = r.WithContext(WithPrincipal(r.Context(), p))
 		}
 		if err := rt.Handler(w, r); err != nil {
 			Error(w, r, h.cfg.Log, err)

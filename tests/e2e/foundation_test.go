@@ -48,6 +48,15 @@ func TestCoretypesAuthAndPagination(t *testing.T) {
 		{"no trailing slash", "/api/v2/coretypes", testKey, nil, 200, ""},
 		{"unknown path", "/api/v2/nope/", testKey, nil, 404, "Not found."},
 		{"wrong method", "/api/v2/coretypes/", testKey, []string{"X-Method", "DELETE"}, 405, ""},
+		// Authentication before routing: clients validate a key with
+		// GET /api/v2/, and a bad key must not learn which paths exist.
+		{"API root, bad key", "/api/v2/", "rsk_notARealKey00000000000000", nil, 401, "Invalid token."},
+		{"API root, no key", "/api/v2/", "", nil, 401, "Authentication credentials were not provided."},
+		{"unknown path, bad key", "/api/v2/nope/", "rsk_notARealKey00000000000000", nil, 401, "Invalid token."},
+		{"wrong method, no key", "/api/v2/coretypes/", "", []string{"X-Method", "DELETE"}, 401, ""},
+		{"API root", "/api/v2/", testKey, nil, 200, ""},
+		{"API root v3", "/api/v3", testKey, nil, 200, ""},
+		{"unknown version", "/api/v9/", testKey, nil, 404, "Not found."},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -67,6 +76,22 @@ func TestCoretypesAuthAndPagination(t *testing.T) {
 			}
 		})
 	}
+
+	t.Run("API root lists absolute URLs", func(t *testing.T) {
+		root := do(t, "GET", s.URL+"/api/v2/", testKey, nil).JSON(t)
+		for name, path := range map[string]string{"jobs": "/api/v2/jobs/", "files": "/api/v2/files/", "coretypes": "/api/v2/coretypes/", "analyses": "/api/v2/analyses/"} {
+			if root[name] != s.URL+path {
+				t.Errorf("root[%q] = %v, want %s", name, root[name], s.URL+path)
+			}
+		}
+		if r := do(t, "GET", fmt.Sprint(root["coretypes"]), testKey, nil); r.Status != 200 {
+			t.Errorf("following the root's coretypes: %d", r.Status)
+		}
+		v3 := do(t, "GET", s.URL+"/api/v3/", testKey, nil).JSON(t)
+		if v3["users/me/folders"] != s.URL+"/api/v3/users/me/folders/" {
+			t.Errorf("v3 root %v", v3)
+		}
+	})
 
 	t.Run("page 2 of size 2 and following next", func(t *testing.T) {
 		r := do(t, "GET", s.URL+"/api/v2/coretypes/?page_size=2&page=2", testKey, nil)
