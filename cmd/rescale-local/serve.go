@@ -11,6 +11,8 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"runtime"
+	"strings"
 	"time"
 
 	"github.com/openrescale/platform/events/s3objects"
@@ -26,6 +28,7 @@ import (
 	"github.com/openrescale/platform/shared/folders"
 	"github.com/openrescale/platform/shared/httpapi"
 	"github.com/openrescale/platform/shared/jobs"
+	"github.com/openrescale/platform/shared/lifecycle"
 	"github.com/openrescale/platform/shared/ratelimit"
 	"github.com/openrescale/platform/shared/storagecreds"
 	"github.com/openrescale/platform/shared/store/boltstore"
@@ -44,6 +47,13 @@ type Config struct {
 	DefaultKey   string
 	// MaxUploadBytes caps one file uploaded through the API (0: no cap).
 	MaxUploadBytes int64
+	// Cores is the local cluster's size; Sandbox isolates jobs ("bwrap"
+	// or "none"); SoftwareFile maps analysis versions to how they run
+	// here; StopGrace is a graceful stop's SIGTERM → SIGKILL wait.
+	Cores        int
+	Sandbox      string
+	SoftwareFile string
+	StopGrace    time.Duration
 }
 
 // Main is the local platform: build it with Open, then Run it.
@@ -59,6 +69,7 @@ type Main struct {
 	objectEvents *s3objects.Queue
 	server       *http.Server
 	listener     net.Listener
+	jobs         *jobRunner
 }
 
 func runServe(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) error {
@@ -72,6 +83,10 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 	fs.IntVar(&cfg.RateBurst, "rate-burst", 100, "burst size per API key")
 	fs.DurationVar(&cfg.KeyLifetime, "key-max-lifetime", 0, "maximum API key lifetime for new keys, e.g. 2160h (0: never expire)")
 	fs.Int64Var(&cfg.MaxUploadBytes, "max-upload-bytes", 0, "largest file accepted by POST /api/v2/files/contents/, in bytes (0: no limit)")
+	fs.IntVar(&cfg.Cores, "cores", runtime.NumCPU(), "cores of this machine that jobs may use")
+	fs.StringVar(&cfg.Sandbox, "sandbox", "bwrap", "job isolation: bwrap (bubblewrap) or none")
+	fs.StringVar(&cfg.SoftwareFile, "software", "", "JSON software map: how analysis versions run here (default: Debian's OpenFOAM when installed)")
+	fs.DurationVar(&cfg.StopGrace, "stop-grace", 10*time.Second, "how long a stopped job has between SIGTERM and SIGKILL")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -142,6 +157,33 @@ func Open(ctx context.Context, cfg Config, stdout io.Writer, log *slog.Logger) (
 		m.Close()
 		return nil, err
 	}
+	m.listener, err = net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		m.Close()
+		return nil, fmt.Errorf("listen on %s: %w", cfg.Addr, err)
+	}
+	apiURL := "http://" + m.listener.Addr().String() + "/api/v2/"
+	if cfg.PublicURL != "" {
+		apiURL = strings.TrimSuffix(cfg.PublicURL, "/") + "/api/v2/"
+	}
+	software, err := loadSoftware(cfg.SoftwareFile)
+	if err != nil {
+		m.Close()
+		return nil, err
+	}
+	sandbox, err := sandboxFor(cfg.Sandbox)
+	if err != nil {
+		m.Close()
+		return nil, err
+	}
+	m.jobs, err = m.openJobRunner(lifecycle.Config{
+		Store: st, Jobs: jobSvc, Files: fileRepo, Folders: folderSvc, Bucket: m.bucket, Keys: m.accounts,
+		Catalog: cat, APIURL: apiURL, Now: time.Now, Log: log,
+	}, software, sandbox)
+	if err != nil {
+		m.Close()
+		return nil, err
+	}
 	deps := api.Deps{
 		Accounts:       m.accounts,
 		Catalog:        cat,
@@ -162,6 +204,8 @@ func Open(ctx context.Context, cfg Config, stdout io.Writer, log *slog.Logger) (
 		Base:           base,
 		KeyMaxLifetime: cfg.KeyLifetime,
 		Now:            time.Now,
+		Lifecycle:      m.jobs.lifecycle,
+		Live:           m.jobs.exec,
 	}
 	h, err := httpapi.NewHandler(append(api.Routes(deps), api.LocalRoutes(deps)...), httpapi.Config{
 		Auth:  auth.Tokens{Keys: m.accounts},
@@ -172,11 +216,6 @@ func Open(ctx context.Context, cfg Config, stdout io.Writer, log *slog.Logger) (
 	if err != nil {
 		m.Close()
 		return nil, fmt.Errorf("build routes: %w", err)
-	}
-	m.listener, err = net.Listen("tcp", cfg.Addr)
-	if err != nil {
-		m.Close()
-		return nil, fmt.Errorf("listen on %s: %w", cfg.Addr, err)
 	}
 	m.server = &http.Server{
 		Handler: h,
@@ -248,6 +287,9 @@ func (m *Main) Addr() string { return m.listener.Addr().String() }
 // Run serves until ctx is cancelled, then drains in-flight requests so that
 // every acknowledged write is committed before the store closes.
 func (m *Main) Run(ctx context.Context) error {
+	if err := m.jobs.start(ctx); err != nil {
+		return err
+	}
 	errc := make(chan error, 1)
 	go func() { errc <- m.server.Serve(m.listener) }()
 	m.log.Info("serving", "addr", "http://"+m.Addr(), "data", m.cfg.DataDir)
@@ -272,6 +314,14 @@ func (m *Main) Run(ctx context.Context) error {
 // Close releases the store, after the storage events still queued have
 // been applied to it.
 func (m *Main) Close() error {
+	var jerr error
+	if m.jobs != nil {
+		jerr = m.jobs.close()
+		m.jobs = nil
+	}
+	if m.listener != nil && m.server == nil {
+		m.listener.Close()
+	}
 	if m.objectEvents != nil {
 		m.objectEvents.Close()
 		m.objectEvents = nil
@@ -282,9 +332,9 @@ func (m *Main) Close() error {
 		m.bucket = nil
 	}
 	if m.store == nil {
-		return err
+		return errors.Join(jerr, err)
 	}
-	err = errors.Join(err, m.store.Close())
+	err = errors.Join(jerr, err, m.store.Close())
 	m.store = nil
 	return err
 }
