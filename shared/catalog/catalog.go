@@ -34,6 +34,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/openrescale/platform/shared/errs"
 )
@@ -132,7 +133,17 @@ type Analysis struct {
 	Thumbnail     string          `json:"thumbnail"`
 	Resources     []Resource      `json:"resources"`
 	Name          string          `json:"name"`
+	// Category is the kind of work the software does, one of Categories.
+	// Not in the spec (docs/api-decisions.md): clients filter by it.
+	Category string `json:"category"`
 }
+
+// Categories are the values of Analysis.Category.
+var Categories = []string{"CFD", "FEA", "Crash", "EM", "Multiphysics", "Molecular Dynamics", "Chemistry", "Data Science", "Visualization", "Custom"}
+
+// Latest is the version a job may name to mean the analysis's latest
+// version, as leaving it out does.
+const Latest = "latest"
 
 // Version finds a version by its versionCode or, failing that, by its
 // display version. versionCode wins because it is what job requests carry
@@ -274,8 +285,23 @@ func decodeStrict(name string, v any) error {
 	return decode(name, f, v)
 }
 
+// decode reads one JSON value. Lines whose first non-blank characters are
+// "//" are comments (the seed files say where their values come from); a
+// JSON string cannot span lines, so such a line is never part of a value.
+// They are emptied rather than removed, so that the lines of what follows
+// stay where an editor shows them.
 func decode(name string, r io.Reader, v any) error {
-	dec := json.NewDecoder(r)
+	raw, err := io.ReadAll(r)
+	if err != nil {
+		return fmt.Errorf("catalog: read %s: %w", name, err)
+	}
+	lines := bytes.SplitAfter(raw, []byte("\n"))
+	for i, l := range lines {
+		if bytes.HasPrefix(bytes.TrimLeft(l, " \t"), []byte("//")) {
+			lines[i] = l[len(bytes.TrimRight(l, "\r\n")):] // the line ending alone
+		}
+	}
+	dec := json.NewDecoder(bytes.NewReader(bytes.Join(lines, nil)))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
 		return fmt.Errorf("catalog: decode %s: %w", name, err)
@@ -388,6 +414,9 @@ func (c *Catalog) Validate() error {
 		if len(a.Versions) == 0 {
 			bad("analysis %q: no versions", a.Code)
 		}
+		if !slices.Contains(Categories, a.Category) {
+			bad("analysis %q: category %q is not one of %v", a.Code, a.Category, Categories)
+		}
 		codes, names := map[string]bool{}, map[string]bool{}
 		for _, v := range a.Versions {
 			if v.VersionCode == "" {
@@ -399,6 +428,9 @@ func (c *Catalog) Validate() error {
 			codes[v.VersionCode] = true
 			if names[v.Version] {
 				bad("analysis %q: duplicate version %q", a.Code, v.Version)
+			}
+			if v.Version == Latest || v.VersionCode == Latest {
+				bad("analysis %q: %q is reserved for the latest version", a.Code, Latest)
 			}
 			names[v.Version] = true
 			for _, ref := range v.AllowedCoreTypes {
@@ -524,16 +556,21 @@ func (c *Catalog) Analysis(code string) (Analysis, bool) {
 	return cloneAnalysis(c.analyses[i]), true
 }
 
-// FindVersion resolves a job's {"code", "version"}. An empty version means
-// the latest, i.e. the first listed, because the spec makes "version"
-// optional in job requests. Errors are Invalid on field "analysis", since
-// they always stem from the client's job body.
+// FindVersion resolves a job's {"code", "version"}. An empty version, or
+// "latest", means the latest, i.e. the first listed, because the spec makes
+// "version" optional in job requests. Codes are case-sensitive, as in the
+// real service; an unknown one is answered with the nearest known codes.
+// Errors are Invalid on field "analysis", since they always stem from the
+// client's job body.
 func (c *Catalog) FindVersion(code, version string) (Analysis, AnalysisVersion, error) {
 	a, ok := c.Analysis(code)
 	if !ok {
-		return Analysis{}, AnalysisVersion{}, errs.Field("analysis", "unknown analysis code %q", code)
+		if near := c.nearestCodes(code); len(near) > 0 {
+			return Analysis{}, AnalysisVersion{}, errs.Field("analysis", "unknown analysis code %q; did you mean %s?", clip(code), strings.Join(near, " or "))
+		}
+		return Analysis{}, AnalysisVersion{}, errs.Field("analysis", "unknown analysis code %q", clip(code))
 	}
-	if version == "" {
+	if version == "" || version == Latest {
 		return a, cloneVersion(a.Versions[0]), nil
 	}
 	v, ok := a.Version(version)
@@ -543,9 +580,74 @@ func (c *Catalog) FindVersion(code, version string) (Analysis, AnalysisVersion, 
 			known[i] = av.VersionCode
 		}
 		return Analysis{}, AnalysisVersion{}, errs.Field("analysis",
-			"analysis %q has no version %q (available: %s)", code, version, strings.Join(known, ", "))
+			"analysis %q has no version %q (available: %s, or %s)", code, clip(version), strings.Join(known, ", "), Latest)
 	}
 	return a, v, nil
+}
+
+// nearestCodes are the analysis codes nearest to code (up to three, all at
+// the same edit distance), if any is near enough to be a typo, a different
+// case or "-" for "_".
+func (c *Catalog) nearestCodes(code string) []string {
+	if len(code) > 64 {
+		return nil
+	}
+	type cand struct {
+		code string
+		d    int
+	}
+	var found []cand
+	limit := max(2, len(code)/3)
+	for _, a := range c.analyses {
+		if d := editDistance(strings.ToLower(code), a.Code); d <= limit {
+			found = append(found, cand{a.Code, d})
+		}
+	}
+	slices.SortStableFunc(found, func(x, y cand) int { return cmp.Or(cmp.Compare(x.d, y.d), cmp.Compare(x.code, y.code)) })
+	var out []string
+	for _, f := range found {
+		if f.d > found[0].d || len(out) == 3 {
+			break
+		}
+		out = append(out, f.code)
+	}
+	return out
+}
+
+// editDistance is the Levenshtein distance between a and b, in bytes (codes
+// are ASCII).
+func editDistance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(b)]
+}
+
+// clip shortens a client's value for an error message, so that a huge
+// input is not echoed back whole.
+func clip(s string) string {
+	const n = 64
+	if len(s) <= n {
+		return s
+	}
+	i := n
+	for i > 0 && !utf8.RuneStart(s[i]) {
+		i--
+	}
+	return s[:i] + "…"
 }
 
 // SearchAnalyses returns the analyses whose code, name, vendor or

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"maps"
 	"reflect"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -48,8 +49,11 @@ func sortedKeys(t *testing.T, doc []byte) []string {
 
 func TestLoad(t *testing.T) {
 	c := load(t)
-	if n := len(c.Coretypes()); n < 14 {
-		t.Errorf("%d coretypes, want at least 14 (the spec's count)", n)
+	if n := len(c.Coretypes()); n < 30 {
+		t.Errorf("%d coretypes, want at least 30 (clients pick the real service's hardware)", n)
+	}
+	if n := len(c.Analyses()); n < 40 {
+		t.Errorf("%d analyses, want at least 40 (clients pick the real service's software)", n)
 	}
 	if len(c.Analyses()) == 0 || len(c.ComputePrices()) == 0 {
 		t.Errorf("empty analyses or prices")
@@ -65,6 +69,89 @@ func TestLoad(t *testing.T) {
 	}
 	if gpu == 0 || deprecated == 0 {
 		t.Errorf("want at least one GPU and one deprecated coretype, got %d and %d", gpu, deprecated)
+	}
+}
+
+// The catalog looks like the real service's: its known codes and names,
+// codes in its style, several versions with commands for each analysis,
+// every category represented, commercial and open-source software.
+func TestRealisticCatalog(t *testing.T) {
+	c := load(t)
+	codeStyle := regexp.MustCompile(`^[a-z][a-z0-9]*(_[a-z0-9]+)*$`)
+	versionCodeStyle := regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9.+_-]*$`)
+	byCategory := map[string][]string{}
+	commercial, open := 0, 0
+	bringYourOwn := map[string]bool{"user_included": true, "user_included_mpi": true, "custom": true}
+	for _, a := range c.Analyses() {
+		if !codeStyle.MatchString(a.Code) {
+			t.Errorf("analysis code %q is not in the real service's style (lower case, underscores)", a.Code)
+		}
+		byCategory[a.Category] = append(byCategory[a.Category], a.Code)
+		switch {
+		case bringYourOwn[a.Code]:
+		case len(a.LicenseSettings) > 0:
+			commercial++
+		default:
+			open++
+		}
+		if !bringYourOwn[a.Code] && len(a.Versions) < 2 {
+			t.Errorf("%s: %d version, want several", a.Code, len(a.Versions))
+		}
+		for _, v := range a.Versions {
+			if !versionCodeStyle.MatchString(v.VersionCode) {
+				t.Errorf("%s: versionCode %q", a.Code, v.VersionCode)
+			}
+			if !bringYourOwn[a.Code] && (v.StdCommand == "" || v.MPICommand == "" || v.SMPCommand == "") {
+				t.Errorf("%s %s: std/mpi/smp command missing", a.Code, v.VersionCode)
+			}
+		}
+		if a.Description == "" || a.Thumbnail == "" || len(a.SupportDesks) == 0 {
+			t.Errorf("%s: description, thumbnail or support desk missing", a.Code)
+		}
+	}
+	for _, cat := range []string{"CFD", "FEA", "Crash", "EM", "Molecular Dynamics", "Data Science"} {
+		if len(byCategory[cat]) == 0 {
+			t.Errorf("no %s analysis", cat)
+		}
+	}
+	if commercial < 10 || open < 10 {
+		t.Errorf("%d commercial and %d open-source analyses, want both well represented", commercial, open)
+	}
+	for _, code := range []string{"openfoam", "openfoam_plus", "foam_extend", "ls_dyna", "abaqus", "adina", "custom", "user_included", "paraview"} {
+		if _, ok := c.Analysis(code); !ok {
+			t.Errorf("analysis %q (a real service code) missing", code)
+		}
+	}
+	for code, versionCode := range map[string]string{"openfoam": "7-intelmpi", "openfoam_plus": "v1712+-intelmpi"} {
+		if _, _, err := c.FindVersion(code, versionCode); err != nil {
+			t.Errorf("%s %s (real style): %v", code, versionCode, err)
+		}
+	}
+
+	names := map[string]string{}
+	var gpus int
+	for _, ct := range c.Coretypes() {
+		if other, dup := names[ct.Name]; dup {
+			t.Errorf("coretypes %s and %s are both named %q", other, ct.Code, ct.Name)
+		}
+		names[ct.Name] = ct.Code
+		if ct.Code != "test" && (ct.ProcessorInfo == "" || ct.Description == "" || ct.Compute == "") {
+			t.Errorf("%s: processorInfo, description or compute missing", ct.Code)
+		}
+		if d := ct.Deployment; d != nil && len(d.GPUsPerNode) > 0 {
+			gpus++
+			if !strings.Contains(ct.ProcessorInfo, "NVIDIA") {
+				t.Errorf("%s: GPU coretype whose processorInfo does not name the GPU: %q", ct.Code, ct.ProcessorInfo)
+			}
+		}
+	}
+	if gpus < 3 {
+		t.Errorf("%d GPU coretypes, want several", gpus)
+	}
+	for name, code := range map[string]string{"Onyx": "hpc-3", "Marble": "standard-plus", "Mercury": "", "Luna": "luna", "Emerald": "emerald", "Emerald Max": "emerald_max"} {
+		if got, ok := names[name]; !ok || (code != "" && got != code) {
+			t.Errorf("coretype %q is %q, want %q", name, got, code)
+		}
 	}
 }
 
@@ -207,24 +294,36 @@ func TestCoretypeKeysAndNoDeployment(t *testing.T) {
 	}
 }
 
+// Abaqus renders the spec's sample, plus this platform's category.
 func TestAbaqusRendersSpecSample(t *testing.T) {
 	c := load(t)
 	a, ok := c.Analysis("abaqus")
 	if !ok {
 		t.Fatal("abaqus missing")
 	}
+	if a.Category != "FEA" {
+		t.Errorf("abaqus category %q, want FEA", a.Category)
+	}
+	a.Category = ""
 	got, err := json.Marshal(a)
 	if err != nil {
 		t.Fatal(err)
 	}
+	var m map[string]any
+	if err := json.Unmarshal(got, &m); err != nil {
+		t.Fatal(err)
+	}
+	delete(m, "category")
+	got, _ = json.Marshal(m)
 	jsonEqual(t, got, specAbaqus)
 }
 
-// Every analysis renders the spec's Abaqus key set, with lists as [] and
-// eula/optimizerType as null rather than omitted.
+// Every analysis renders the spec's Abaqus key set and category, with
+// lists as [] and eula/optimizerType as null rather than omitted.
 func TestAnalysisKeys(t *testing.T) {
 	c := load(t)
-	want := sortedKeys(t, []byte(specAbaqus))
+	want := append(sortedKeys(t, []byte(specAbaqus)), "category")
+	slices.Sort(want)
 	var sample struct {
 		Versions []json.RawMessage `json:"versions"`
 	}
@@ -259,7 +358,7 @@ func TestNilListsRenderEmpty(t *testing.T) {
 	c, err := New(
 		[]Coretype{{Code: "x", Name: "X", Cores: []int{1}, Memory: 1, LowPriorityPrice: "0", Deployment: &Deployment{
 			EC2InstanceFamily: "c5", InstanceTypes: map[string]string{"1": "c5.large"}, VCPUsPerCore: 2}}},
-		[]Analysis{{Code: "a", Name: "A", Versions: []AnalysisVersion{{VersionCode: "1"}}}},
+		[]Analysis{{Code: "a", Name: "A", Category: "Custom", Versions: []AnalysisVersion{{VersionCode: "1"}}}},
 		nil)
 	if err != nil {
 		t.Fatal(err)
@@ -349,6 +448,10 @@ func TestFindVersion(t *testing.T) {
 		{"ls_dyna display version", "ls_dyna", "R13.0.0", "13.0.0"},
 		{"user_included latest", "user_included", "", "0"},
 		{"user_included_mpi latest", "user_included_mpi", "", "4.1-openmpi"},
+		{"latest", "openfoam", "latest", "v1912-openmpi"},
+		{"real style versionCode", "openfoam_plus", "v1712+-intelmpi", "v1712+-intelmpi"},
+		{"real style version", "openfoam_plus", "v1712+", "v1712+-intelmpi"},
+		{"openfoam 7 by version", "openfoam", "7", "7-intelmpi"},
 		{"unknown code", "fooware", "1.2.3", ""},
 		{"unknown code, no version", "fooware", "", ""},
 		{"unknown version", "abaqus", "2099", ""},
@@ -374,19 +477,50 @@ func TestFindVersion(t *testing.T) {
 	}
 }
 
+// An unknown analysis code is refused with the nearest known codes.
+func TestUnknownCodeSuggestions(t *testing.T) {
+	c := load(t)
+	tests := []struct{ code, want string }{
+		{"openfoam_pls", `unknown analysis code "openfoam_pls"; did you mean openfoam_plus?`},
+		{"Abaqus", `did you mean abaqus?`},
+		{"ls-dyna", `did you mean ls_dyna?`},
+		{"lamps", `did you mean lammps?`},
+		{"zzzzzzzzzzzz", `unknown analysis code "zzzzzzzzzzzz"`},
+		{strings.Repeat("x", 5000), `unknown analysis code "` + strings.Repeat("x", 64) + `…"`},
+	}
+	for _, tt := range tests {
+		_, _, err := c.FindVersion(tt.code, "")
+		e, ok := errs.As(err)
+		if !ok || e.Code != errs.Invalid || !strings.Contains(e.Message, tt.want) {
+			t.Errorf("FindVersion(%.20q): %v, want a message containing %q", tt.code, err, tt.want)
+		}
+		if ok && strings.Contains(e.Message, "did you mean") != strings.Contains(tt.want, "did you mean") {
+			t.Errorf("FindVersion(%.20q): %q", tt.code, e.Message)
+		}
+	}
+	_, _, err := c.FindVersion("openfoam", "v99")
+	if e, _ := errs.As(err); e == nil || !strings.Contains(e.Message, "v1912-openmpi, 7-intelmpi") || !strings.Contains(e.Message, "or latest") {
+		t.Errorf("unknown version: %v", err)
+	}
+}
+
 func TestSearchAnalyses(t *testing.T) {
 	c := load(t)
+	all := make([]string, 0, len(c.Analyses()))
+	for _, a := range c.Analyses() {
+		all = append(all, a.Code)
+	}
 	tests := []struct {
 		q    string
 		want []string
 	}{
-		{"", []string{"abaqus", "adina", "ls_dyna", "openfoam", "user_included", "user_included_mpi"}},
-		{"ABAQUS", []string{"abaqus"}},
+		{"", all},
+		{"ABAQUS", []string{"abaqus", "calculix"}}, // CalculiX: "an Abaqus-like input format"
 		{"ls-dyna", []string{"ls_dyna"}},
-		{"fluid dynamics", []string{"abaqus", "openfoam"}},
-		{"incremental", []string{"adina"}}, // "<b>I</b>ncremental": text, not markup
-		{"Ansys", []string{"ls_dyna"}},     // vendor
-		{"finite element", []string{"abaqus", "adina", "ls_dyna"}},
+		{"fluid dynamics", []string{"abaqus", "ansys_fluent", "openfoam"}},
+		{"incremental", []string{"adina"}},               // "<b>I</b>ncremental": text, not markup
+		{"Hexagon", []string{"msc_marc", "msc_nastran"}}, // vendor
+		{"lattice boltzmann", []string{"powerflow", "xflow"}},
 		{"custom user", []string{"user_included", "user_included_mpi"}},
 		{"<b>", nil}, // markup is not text
 		{"nothing-matches-this", nil},
@@ -561,6 +695,8 @@ func TestDecodeStrict(t *testing.T) {
 		{"unknown key", `[{"coreType":"x","oss":"linux"}]`, false},
 		{"trailing data", `[] []`, false},
 		{"wrong type", `[{"isActive":"yes"}]`, false},
+		{"comment lines", "// where the values come from\n[\n  // an entry\n  {\"coreType\":\"x//y\"}\r\n]\n", true},
+		{"comment after a value", `[{"coreType":"x"}] // no`, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
