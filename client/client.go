@@ -40,7 +40,7 @@ type Client struct {
 	// downloaded file contents (not of API calls).
 	Limit *rate.Limiter
 	// Retries is how often a request that may be repeated is retried
-	// after a network error, 429, 502, 503 or 504 (default 4).
+	// after a network error, 429, 502, 503 or 504 (default 3).
 	Retries int
 	// sleep waits between retries (tests shorten it).
 	sleep func(ctx context.Context, d time.Duration) error
@@ -58,7 +58,7 @@ func New(baseURL, key string) (*Client, error) {
 		p = strings.TrimSuffix(p, suffix)
 	}
 	u.Path, u.RawQuery, u.Fragment = p, "", ""
-	return &Client{base: u, key: key, UserAgent: "rescale-cli", Retries: 4, sleep: sleepCtx}, nil
+	return &Client{base: u, key: key, UserAgent: "rescale-cli", Retries: 3, sleep: sleepCtx}, nil
 }
 
 // BaseURL is the API's base, without /api/v2.

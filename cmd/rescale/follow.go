@@ -186,6 +186,7 @@ type logFollower struct {
 	started  bool
 	prev     []string // the previous window
 	gap      bool     // lines were skipped (printed once)
+	run      int      // lines printed since the last skip
 }
 
 const keepShown = 10000
@@ -204,6 +205,7 @@ func equalLines(a, b []string) bool {
 
 func (f *logFollower) push(lines []string) {
 	f.count += len(lines)
+	f.run += len(lines)
 	f.shown = append(f.shown, lines...)
 	if len(f.shown) > keepShown {
 		f.shown = append([]string(nil), f.shown[len(f.shown)-keepShown:]...)
@@ -241,7 +243,7 @@ func (f *logFollower) feed(window []string, max int) []string {
 		o := overlap(f.shown, cand)
 		var marker []string
 		if o == 0 && (len(f.shown) > 0 || full) {
-			f.anchored = false
+			f.anchored, f.run = false, 0
 			if !f.gap {
 				f.gap = true
 				marker = []string{"[… earlier lines of the log are not shown; all of it is in the job's outputs]"}
@@ -307,8 +309,8 @@ func (f *logFollower) finish(r io.Reader, print func(string)) error {
 	if err := sc.Err(); err != nil {
 		return err
 	}
-	tail := f.shown[max(0, len(f.shown)-50):]
-	for end := len(all); end >= len(tail); end-- {
+	tail := f.shown[len(f.shown)-min(50, f.run, len(f.shown)):]
+	for end := len(all); end >= len(tail) && len(tail) > 0; end-- {
 		if equalLines(all[end-len(tail):end], tail) {
 			for _, l := range all[end:] {
 				print(l)
