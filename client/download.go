@@ -13,6 +13,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"golang.org/x/sync/errgroup"
 )
@@ -224,20 +225,26 @@ func (c *Client) downloadChunks(ctx context.Context, f File, out *os.File, st *d
 		g.Go(func() error {
 			off := int64(i) * st.ChunkSize
 			end := min(off+st.ChunkSize, f.Size) - 1
-			resp, err := c.get(gctx, f, off, end)
+			var err error
+			for attempt := 0; attempt <= c.Retries; attempt++ {
+				var n int64
+				if n, err = c.getChunk(gctx, f, out, off, end, p, got); err == nil {
+					break
+				}
+				// A broken body is worth another try; bytes counted are
+				// taken back, as they will come again.
+				p.Add(-n)
+				got.Add(-n)
+				var apiErr *Error
+				if gctx.Err() != nil || errors.As(err, &apiErr) {
+					return err
+				}
+				if serr := c.sleep(gctx, time.Duration(250<<attempt)*time.Millisecond); serr != nil {
+					return serr
+				}
+			}
 			if err != nil {
 				return err
-			}
-			defer resp.Body.Close()
-			if resp.StatusCode != http.StatusPartialContent || !strings.HasPrefix(resp.Header.Get("Content-Range"), "bytes "+strconv.FormatInt(off, 10)+"-") {
-				return fmt.Errorf("download %s: the server answered %d %q to a range request", f.ID, resp.StatusCode, resp.Header.Get("Content-Range"))
-			}
-			n, err := io.Copy(io.NewOffsetWriter(out, off), c.meter(gctx, io.LimitReader(resp.Body, end-off+1), p, got))
-			if err != nil {
-				return fmt.Errorf("download %s: %w", f.ID, err)
-			}
-			if n != end-off+1 {
-				return fmt.Errorf("download %s: range %d-%d ended after %d bytes", f.ID, off, end, n)
 			}
 			mu.Lock()
 			defer mu.Unlock()
@@ -246,6 +253,28 @@ func (c *Client) downloadChunks(ctx context.Context, f File, out *os.File, st *d
 		})
 	}
 	return g.Wait()
+}
+
+// getChunk reads bytes off..end of the file into out at off and returns
+// how many it wrote.
+func (c *Client) getChunk(ctx context.Context, f File, out *os.File, off, end int64, p Progress, got *atomic.Int64) (int64, error) {
+	resp, err := c.get(ctx, f, off, end)
+	if err != nil {
+		return 0, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusPartialContent || !strings.HasPrefix(resp.Header.Get("Content-Range"), "bytes "+strconv.FormatInt(off, 10)+"-") {
+		return 0, &Error{Method: http.MethodGet, URL: resp.Request.URL.String(), Status: resp.StatusCode,
+			Detail: fmt.Sprintf("the server answered a range request with %q", resp.Header.Get("Content-Range"))}
+	}
+	n, err := io.Copy(io.NewOffsetWriter(out, off), c.meter(ctx, io.LimitReader(resp.Body, end-off+1), p, got))
+	if err != nil {
+		return n, fmt.Errorf("download %s: %w", f.ID, err)
+	}
+	if n != end-off+1 {
+		return n, fmt.Errorf("download %s: range %d-%d ended after %d bytes", f.ID, off, end, n)
+	}
+	return n, nil
 }
 
 // Open streams a file's contents.

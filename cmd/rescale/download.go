@@ -116,7 +116,7 @@ func (m *Main) downloadFiles(ctx context.Context, g *globals, c *client.Client, 
 		o.Progress = progress(b)
 		r, err := c.Download(ctx, f, dest, o)
 		if b != nil {
-			b.Finish()
+			b.Done(err == nil)
 		}
 		if err != nil {
 			return results, fmt.Errorf("download %s: %w", id, err)
@@ -201,7 +201,7 @@ func (m *Main) downloadJob(ctx context.Context, g *globals, c *client.Client, jo
 	}
 	err = eg.Wait()
 	if b != nil {
-		b.Finish()
+		b.Done(err == nil)
 	}
 	return results, err
 }

@@ -53,12 +53,18 @@ func (b *bar) Add(n int64) {
 	}
 }
 
-// Finish ends the bar's line.
-func (b *bar) Finish() {
+// Done ends the bar: full when the transfer succeeded, else where it
+// stopped.
+func (b *bar) Done(ok bool) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	if b.b != nil && !b.b.IsFinished() {
+	switch {
+	case b.b == nil || b.b.IsFinished():
+	case ok:
 		_ = b.b.Finish()
+	default:
+		_ = b.b.Exit()
+		fmt.Fprintln(b.w)
 	}
 }
 

@@ -105,7 +105,7 @@ func (m *Main) upload(ctx context.Context, g *globals, c *client.Client, path st
 	opt.Progress = progress(b)
 	r, err := c.Upload(ctx, path, opt)
 	if b != nil {
-		b.Finish()
+		b.Done(err == nil)
 	}
 	if err != nil {
 		if r.UploadID != "" && ctx.Err() != nil {
