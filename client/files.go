@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"hash"
 	"io"
 	"mime/multipart"
 	"net/http"
@@ -101,11 +102,8 @@ func (c *Client) uploadDirect(ctx context.Context, f *os.File, size int64, opt F
 
 // hashTail hashes what passes through it and writes the hex sum at EOF.
 type hashTail struct {
-	r io.Reader
-	h interface {
-		Write([]byte) (int, error)
-		Sum([]byte) []byte
-	}
+	r    io.Reader
+	h    hash.Hash
 	done *string
 }
 

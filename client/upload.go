@@ -40,7 +40,7 @@ const (
 type UploadOptions struct {
 	FileOptions
 	// MultipartThreshold: larger files go through a multipart session
-	// (0: DefaultMultipartThreshold; negative: always).
+	// (0: DefaultMultipartThreshold; negative: every non-empty file).
 	MultipartThreshold int64
 	// PartSize of a multipart upload (0: the session's). Raised to
 	// MinPartSize, and as needed to fit the session's maximum part count.
@@ -96,7 +96,7 @@ func (c *Client) Upload(ctx context.Context, path string, opt UploadOptions) (Up
 	}
 	var res UploadResult
 	var sent atomic.Int64
-	if st.Size() > threshold || (threshold < 0 && st.Size() > 0) {
+	if st.Size() > max(threshold, 0) {
 		res, err = c.uploadMultipart(ctx, f, st, opt, &sent)
 	} else {
 		res.File, res.MD5, err = c.uploadDirect(ctx, f, st.Size(), opt.FileOptions, opt.Progress, &sent)
