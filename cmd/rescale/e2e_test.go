@@ -438,8 +438,9 @@ echo "all done"
 `
 
 // TestSubmitFollow: jobs submit --path DIR uploads the directory, the job
-// runs user_included in the sandbox, --follow prints the timeline and the
-// log (each line once, in order) and exits 0; outputs list and download.
+// runs user_included in the sandbox, jobs status --follow (of the newest
+// job) prints the timeline and the log (each line once, in order, live
+// while it runs) and exits 0; outputs list and download.
 func TestSubmitFollow(t *testing.T) {
 	s := shared(t)
 	c := newCLI(t, s)
@@ -449,14 +450,19 @@ func TestSubmitFollow(t *testing.T) {
 	os.WriteFile(filepath.Join(caseDir, "run.sh"), []byte(script), 0o755)
 	os.WriteFile(filepath.Join(caseDir, "data", "in.txt"), []byte("input\n"), 0o644)
 
-	r := c.run("jobs", "submit", "--path", caseDir, "--command", "./run.sh", "--name", "cli follow", "--follow", "--interval", "150ms")
+	// As the issue has it: rescale jobs submit … && rescale jobs status --follow
+	sub := c.run("jobs", "submit", "--path", caseDir, "--command", "./run.sh", "--name", "cli follow")
+	if sub.code != 0 {
+		t.Fatalf("submit: exit %d\n%s\n%s", sub.code, sub.stdout, sub.stderr)
+	}
+	job := strings.TrimSpace(sub.stdout)
+	r := c.run("jobs", "status", "--follow", "--interval", "150ms")
 	if r.code != 0 {
-		t.Fatalf("submit --follow: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
+		t.Fatalf("status --follow: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
 	}
 	lines := strings.Split(strings.TrimSpace(r.stdout), "\n")
-	job := lines[0]
 	var statuses, logLines []string
-	for _, l := range lines[1:] {
+	for _, l := range lines {
 		if strings.HasPrefix(l, "==> ") {
 			f := strings.Fields(l)
 			statuses = append(statuses, strings.TrimSuffix(f[len(f)-1], ":"))
@@ -474,8 +480,8 @@ func TestSubmitFollow(t *testing.T) {
 	if got := strings.Join(statuses, ","); !strings.HasPrefix(got, "Pending,Queued,Started,Validated,Executing,Completed") || !strings.Contains(r.stdout, "Completed: Completed successfully") {
 		t.Fatalf("statuses %s\n%s", got, r.stdout)
 	}
-	if !strings.Contains(r.stderr, "uploaded "+caseDir) || !strings.Contains(r.stderr, "submitted job "+job) {
-		t.Fatalf("stderr:\n%s", r.stderr)
+	if !strings.Contains(sub.stderr, "uploaded "+caseDir) || !strings.Contains(sub.stderr, "submitted job "+job) {
+		t.Fatalf("stderr:\n%s", sub.stderr)
 	}
 
 	// The timeline again, as a table and as JSON; the job in the list.
@@ -524,15 +530,15 @@ func TestSubmitFollow(t *testing.T) {
 		t.Fatalf("--search answer downloaded %v", dl)
 	}
 
-	// status --follow of a finished job prints it all and exits 0 too;
-	// without a job id it follows the newest.
-	if out := c.ok("jobs", "status", "--follow"); !strings.Contains(out, "step 6") || !strings.Contains(out, "completed successfully") {
-		t.Fatalf("status --follow of the newest job:\n%s", out)
+	// status --follow of a finished job prints it all and exits 0 too.
+	if out := c.ok("jobs", "status", job, "--follow"); !strings.Contains(out, "step 6") || !strings.Contains(out, "completed successfully") {
+		t.Fatalf("status --follow of a finished job:\n%s", out)
 	}
 }
 
-// TestFollowFailureAndStop: a failing command's exit code is the CLI's;
-// a stopped job exits non-zero; a job from a JSON file with flags over it.
+// TestFollowFailureAndStop: with submit --follow a failing command's exit
+// code is the CLI's; a stopped job exits non-zero; a job from a JSON file
+// with flags over it.
 func TestFollowFailureAndStop(t *testing.T) {
 	s := shared(t)
 	c := newCLI(t, s)
