@@ -100,6 +100,12 @@ func (c *Client) Upload(ctx context.Context, path string, opt UploadOptions) (Up
 		res, err = c.uploadMultipart(ctx, f, st, opt, &sent)
 	} else {
 		res.File, res.MD5, err = c.uploadDirect(ctx, f, st.Size(), opt.FileOptions, opt.Progress, &sent)
+		if IsStatus(err, http.StatusRequestEntityTooLarge) && st.Size() > 0 {
+			// The deployment takes smaller direct uploads (4 MiB in AWS,
+			// a Lambda's body): send it in parts after all.
+			sent.Store(0)
+			res, err = c.uploadMultipart(ctx, f, st, opt, &sent)
+		}
 	}
 	res.SentBytes = sent.Load()
 	if err != nil {

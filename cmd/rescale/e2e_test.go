@@ -80,12 +80,12 @@ func shared(t *testing.T) *server {
 	return srv
 }
 
-func startServer() (*server, error) {
+func startServer(args ...string) (*server, error) {
 	data, err := os.MkdirTemp("", "rescale-cli-e2e-data")
 	if err != nil {
 		return nil, err
 	}
-	cmd := exec.Command(serverBin, "serve", "--addr", "127.0.0.1:0", "--data", data, "--stop-grace", "1s")
+	cmd := exec.Command(serverBin, append([]string{"serve", "--addr", "127.0.0.1:0", "--data", data, "--stop-grace", "1s"}, args...)...)
 	cmd.Env = append(os.Environ(), "RESCALE_LOCAL_API_KEY="+testKey)
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
@@ -426,6 +426,24 @@ func TestSmallFiles(t *testing.T) {
 	}
 	if r := c.run("upload"); r.code != 2 {
 		t.Fatalf("upload without files: %+v", r)
+	}
+}
+
+// TestDirectUploadTooLarge: a deployment that takes only small direct
+// uploads (AWS: 4 MiB) answers 413; the file goes in parts instead.
+func TestDirectUploadTooLarge(t *testing.T) {
+	s, err := startServer("--max-upload-bytes", "1048576")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.stop()
+	c := newCLI(t, s)
+	path := filepath.Join(t.TempDir(), "six.bin")
+	data := randomFile(t, path, 6<<20, 11)
+	var outs []uploadOut
+	c.json(&outs, "upload", path)
+	if outs[0].UploadID == "" || outs[0].File.MD5 != md5hex(data) || !outs[0].File.IsUploaded {
+		t.Fatalf("upload past the direct limit: %+v", outs[0])
 	}
 }
 
