@@ -130,13 +130,19 @@ func statusViews(list []lifecycle.Status, prefix string) []statusView {
 	return out
 }
 
-// Statuses is GET /api/v2/jobs/{id}/statuses/, newest first.
-func (h Handlers) Statuses(w http.ResponseWriter, r *http.Request) error {
+// history reads the job's lifecycle record, which every history
+// endpoint renders a part of (a saved job's is empty).
+func (h Handlers) history(r *http.Request) (lifecycle.Record, error) {
 	uid, err := h.caller(r)
 	if err != nil {
-		return err
+		return lifecycle.Record{}, err
 	}
-	rec, err := h.Lifecycle.History(r.Context(), uid, r.PathValue("id"))
+	return h.Lifecycle.History(r.Context(), uid, r.PathValue("id"))
+}
+
+// Statuses is GET /api/v2/jobs/{id}/statuses/, newest first.
+func (h Handlers) Statuses(w http.ResponseWriter, r *http.Request) error {
+	rec, err := h.history(r)
 	if err != nil {
 		return err
 	}
@@ -145,11 +151,7 @@ func (h Handlers) Statuses(w http.ResponseWriter, r *http.Request) error {
 
 // ClusterStatuses is GET /api/v2/jobs/{id}/cluster_statuses/.
 func (h Handlers) ClusterStatuses(w http.ResponseWriter, r *http.Request) error {
-	uid, err := h.caller(r)
-	if err != nil {
-		return err
-	}
-	rec, err := h.Lifecycle.History(r.Context(), uid, r.PathValue("id"))
+	rec, err := h.history(r)
 	if err != nil {
 		return err
 	}
@@ -168,11 +170,7 @@ type logView struct {
 // ExtendedLogs is GET /api/v2/jobs/{id}/extendedlogs/: a JSON array, as
 // the spec's sample shows (not a page).
 func (h Handlers) ExtendedLogs(w http.ResponseWriter, r *http.Request) error {
-	uid, err := h.caller(r)
-	if err != nil {
-		return err
-	}
-	rec, err := h.Lifecycle.History(r.Context(), uid, r.PathValue("id"))
+	rec, err := h.history(r)
 	if err != nil {
 		return err
 	}
