@@ -10,7 +10,6 @@ import (
 	"mime"
 	"net/http"
 	"path"
-	"strconv"
 	"strings"
 	"unicode/utf8"
 
@@ -344,18 +343,6 @@ func binary(b []byte, truncated bool) bool {
 }
 
 func linePage(r *http.Request) (page, size int, err error) {
-	q := r.URL.Query()
-	page, size = 1, defaultLinePage
-	if s := q.Get("page"); s != "" {
-		if page, err = strconv.Atoi(s); err != nil || page < 1 {
-			return 0, 0, errs.Field("page", "page must be a positive integer, got %q", s)
-		}
-	}
-	if s := q.Get("page_size"); s != "" {
-		if size, err = strconv.Atoi(s); err != nil || size < 1 {
-			return 0, 0, errs.Field("page_size", "page_size must be a positive integer, got %q", s)
-		}
-		size = min(size, maxLinePage)
-	}
-	return page, size, nil
+	p, err := httpapi.ParsePageSizes(r, httpapi.PageSizes{Default: defaultLinePage, Max: maxLinePage})
+	return p.Page, p.Size, err
 }

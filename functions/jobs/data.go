@@ -129,7 +129,7 @@ func (h Handlers) DataList(w http.ResponseWriter, r *http.Request) error {
 	if dq.Limit, err = parseDataInt(q, "limit", dataDefaultLimit, dataMaxLimit); err != nil {
 		return err
 	}
-	if dq.Offset, err = parseDataInt(q, "offset", 0, -1); err != nil {
+	if dq.Offset, err = parseDataInt(q, "offset", 0, httpapi.MaxOffset); err != nil {
 		return err
 	}
 	list, total, err := h.Jobs.ListData(r.Context(), me.UserID, dq)
@@ -222,9 +222,9 @@ func parseDataInt(q url.Values, name string, def, max int) (int, error) {
 	n, err := strconv.Atoi(s)
 	if err != nil || n < 0 || (max >= 0 && n > max) {
 		if max >= 0 {
-			return 0, errs.Field(name, "%s must be an integer from 0 to %d, got %q", name, max, s)
+			return 0, errs.Field(name, "%s must be an integer from 0 to %d, got %q", name, max, errs.Clip(s))
 		}
-		return 0, errs.Field(name, "%s must be a non-negative integer, got %q", name, s)
+		return 0, errs.Field(name, "%s must be a non-negative integer, got %q", name, errs.Clip(s))
 	}
 	return n, nil
 }

@@ -34,7 +34,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"unicode/utf8"
 
 	"github.com/openrescale/platform/shared/errs"
 )
@@ -566,9 +565,9 @@ func (c *Catalog) FindVersion(code, version string) (Analysis, AnalysisVersion, 
 	a, ok := c.Analysis(code)
 	if !ok {
 		if near := c.nearestCodes(code); len(near) > 0 {
-			return Analysis{}, AnalysisVersion{}, errs.Field("analysis", "unknown analysis code %q; did you mean %s?", clip(code), strings.Join(near, " or "))
+			return Analysis{}, AnalysisVersion{}, errs.Field("analysis", "unknown analysis code %q; did you mean %s?", errs.Clip(code), strings.Join(near, " or "))
 		}
-		return Analysis{}, AnalysisVersion{}, errs.Field("analysis", "unknown analysis code %q", clip(code))
+		return Analysis{}, AnalysisVersion{}, errs.Field("analysis", "unknown analysis code %q", errs.Clip(code))
 	}
 	if version == "" || version == Latest {
 		return a, cloneVersion(a.Versions[0]), nil
@@ -580,7 +579,7 @@ func (c *Catalog) FindVersion(code, version string) (Analysis, AnalysisVersion, 
 			known[i] = av.VersionCode
 		}
 		return Analysis{}, AnalysisVersion{}, errs.Field("analysis",
-			"analysis %q has no version %q (available: %s, or %s)", code, clip(version), strings.Join(known, ", "), Latest)
+			"analysis %q has no version %q (available: %s, or %s)", code, errs.Clip(version), strings.Join(known, ", "), Latest)
 	}
 	return a, v, nil
 }
@@ -634,20 +633,6 @@ func editDistance(a, b string) int {
 		prev, cur = cur, prev
 	}
 	return prev[len(b)]
-}
-
-// clip shortens a client's value for an error message, so that a huge
-// input is not echoed back whole.
-func clip(s string) string {
-	const n = 64
-	if len(s) <= n {
-		return s
-	}
-	i := n
-	for i > 0 && !utf8.RuneStart(s[i]) {
-		i--
-	}
-	return s[:i] + "…"
 }
 
 // SearchAnalyses returns the analyses whose code, name, vendor or

@@ -6,6 +6,7 @@ package errs
 import (
 	"errors"
 	"fmt"
+	"unicode/utf8"
 )
 
 // Codes. Each names a class of failure a client can act on.
@@ -83,4 +84,21 @@ func As(err error) (*Error, bool) {
 	var e *Error
 	ok := errors.As(err, &e)
 	return e, ok
+}
+
+// ClipLen is how much of a client's value a message quotes.
+const ClipLen = 64
+
+// Clip shortens a client's value for quoting in a message, so that a huge
+// input (a megabyte path) is never echoed back whole: at most ClipLen bytes,
+// cut on a UTF-8 boundary, then "…".
+func Clip(s string) string {
+	if len(s) <= ClipLen {
+		return s
+	}
+	i := ClipLen
+	for i > 0 && !utf8.RuneStart(s[i]) {
+		i--
+	}
+	return s[:i] + "…"
 }

@@ -18,6 +18,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/openrescale/platform/shared/errs"
+	"github.com/openrescale/platform/shared/names"
 )
 
 // Type ids, as the spec lists them.
@@ -65,6 +66,9 @@ func NewTag(name string) (Tag, error) {
 	if norm == "" {
 		return Tag{}, errs.Field("name", "a tag name needs at least one character other than spaces, dashes and underscores")
 	}
+	if err := names.Check("name", "a tag name", name); err != nil {
+		return Tag{}, err
+	}
 	return Tag{Name: name, NormalizedName: strings.ToLower(norm)}, nil
 }
 
@@ -95,8 +99,8 @@ type File struct {
 	Version int64 `json:"-"`
 }
 
-// ValidName checks a file name: a single path element, no NUL or control
-// characters, at most 255 bytes.
+// ValidName checks a file name: a single path element, no NUL, control or
+// bidirectional formatting characters (names.Check), at most 255 bytes.
 func ValidName(name string) error {
 	switch {
 	case name == "", name == ".", name == "..":
@@ -108,12 +112,7 @@ func ValidName(name string) error {
 	case strings.ContainsAny(name, "/\\"):
 		return errs.Field("name", "a file name must not contain '/' or '\\'")
 	}
-	for _, r := range name {
-		if r < 0x20 || r == 0x7f {
-			return errs.Field("name", "a file name must not contain control characters or NUL")
-		}
-	}
-	return nil
+	return names.Check("name", "a file name", name)
 }
 
 // NewKey makes the blob key for a new upload, in the spec's shape

@@ -168,9 +168,22 @@ func TestNewTag(t *testing.T) {
 			t.Errorf("NewTag(%q) = %+v, %v", in, tag, err)
 		}
 	}
-	for _, bad := range []string{"", "  ", "-_-"} {
+	for _, bad := range []string{"", "  ", "-_-", "a\x00b", "x\u202ey", "esc\x1b"} {
 		if _, err := NewTag(bad); !errs.Is(err, errs.Invalid) {
 			t.Errorf("NewTag(%q) accepted", bad)
+		}
+	}
+}
+
+func TestValidName(t *testing.T) {
+	for _, ok := range []string{"input.zip", "Ölpumpe – Lauf 3.dat", "模拟.k"} {
+		if err := ValidName(ok); err != nil {
+			t.Errorf("ValidName(%q): %v", ok, err)
+		}
+	}
+	for _, bad := range []string{"", "..", "a/b", "a\\b", "a\x00b", "a\nb", "gnp\u202eexe.zip", "x\u2066y", "\xff", strings.Repeat("x", 256)} {
+		if err := ValidName(bad); !errs.Is(err, errs.Invalid) {
+			t.Errorf("ValidName(%q) accepted", bad)
 		}
 	}
 }

@@ -16,10 +16,10 @@ package folders
 import (
 	"strings"
 	"time"
-	"unicode"
 	"unicode/utf8"
 
 	"github.com/openrescale/platform/shared/errs"
+	"github.com/openrescale/platform/shared/names"
 )
 
 // Kind says which tree a folder belongs to; it is inherited from the parent
@@ -106,12 +106,7 @@ func ValidName(name string) error {
 	case strings.ContainsAny(name, "/\\"):
 		return errs.Field("name", "a folder name must not contain '/' or '\\'")
 	}
-	for _, r := range name {
-		if unicode.IsControl(r) {
-			return errs.Field("name", "a folder name must not contain control characters")
-		}
-	}
-	return nil
+	return names.Check("name", "a folder name", name)
 }
 
 // nameKey is the form names are compared in: two folders whose names differ

@@ -176,6 +176,7 @@ func TestCreateRules(t *testing.T) {
 			{"slash", alice, roots.MyLibrary, "a/b", errs.Invalid, "name"},
 			{"dot dot", alice, roots.MyLibrary, "..", errs.Invalid, "name"},
 			{"control", alice, roots.MyLibrary, "a\x00b", errs.Invalid, "name"},
+			{"bidi override", alice, roots.MyLibrary, "gnp\u202eexe", errs.Invalid, "name"},
 			{"missing parent", alice, "nope42", "x", errs.NotFound, ""},
 			{"malformed parent", alice, "../x", "x", errs.NotFound, ""},
 			{"other user's parent", alice, bobRoots.MyLibrary, "x", errs.NotFound, ""},

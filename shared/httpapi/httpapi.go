@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strconv"
+	"unicode/utf8"
 
 	"github.com/openrescale/platform/shared/errs"
 	"github.com/openrescale/platform/shared/ids"
@@ -137,6 +138,7 @@ func Error(w http.ResponseWriter, r *http.Request, log *slog.Logger, err error) 
 			w.Header().Set("Retry-After", strconv.Itoa(e.RetryAfter))
 		}
 	}
+	body.Detail = clipDetail(body.Detail)
 	status := Status(code)
 	if status >= 500 && log != nil {
 		log.ErrorContext(r.Context(), "request failed", "method", r.Method, "path", r.URL.Path, "err", err)
@@ -145,6 +147,21 @@ func Error(w http.ResponseWriter, r *http.Request, log *slog.Logger, err error) 
 		w.Header().Set("WWW-Authenticate", `Token`)
 	}
 	WriteJSON(w, status, body)
+}
+
+// MaxDetail bounds an error's detail, whatever a message quotes of the
+// request (values should be quoted with errs.Clip in the first place).
+const MaxDetail = 1024
+
+func clipDetail(s string) string {
+	if len(s) <= MaxDetail {
+		return s
+	}
+	i := MaxDetail
+	for i > 0 && !utf8.RuneStart(s[i]) {
+		i--
+	}
+	return s[:i] + "…"
 }
 
 // WriteJSON renders v with status.

@@ -92,6 +92,11 @@ func TestHandler(t *testing.T) {
 		{name: "page past end", method: "GET", target: "/api/v2/things/?page=9", auth: "Token good", status: 404, contains: `Invalid page.`},
 		{name: "bad page", method: "GET", target: "/api/v2/things/?page=x", auth: "Token good", status: 400, contains: `"field":"page"`},
 		{name: "bad page_size", method: "GET", target: "/api/v2/things/?page_size=-1", auth: "Token good", status: 400, contains: `"field":"page_size"`},
+		{name: "overflowing page", method: "GET", target: "/api/v2/things/?page=9223372036854775807", auth: "Token good", status: 400, contains: `"field":"page"`},
+		{name: "page past MaxOffset", method: "GET", target: "/api/v2/things/?page=2147483&page_size=5000", auth: "Token good", status: 400, contains: `"field":"page"`},
+		{name: "page within MaxOffset", method: "GET", target: "/api/v2/things/?page=2147482&page_size=1000", auth: "Token good", status: 404, contains: `Invalid page.`},
+		{name: "page not a number past int64", method: "GET", target: "/api/v2/things/?page=99999999999999999999", auth: "Token good", status: 400, contains: `"field":"page"`},
+		{name: "echoed value clipped", method: "GET", target: "/api/v2/things/?page=" + strings.Repeat("x", 5000), auth: "Token good", status: 400, contains: `got \"` + strings.Repeat("x", 64) + `…\"`},
 		{name: "huge page_size clamped", method: "GET", target: "/api/v2/things/?page_size=100000", auth: "Token good", status: 200, contains: `"count":5`},
 		{name: "path param", method: "GET", target: "/api/v2/things/abc/", auth: "Token good", status: 200, contains: `"owner":"a@b.c"`},
 		{name: "path param no slash", method: "GET", target: "/api/v2/things/abc", auth: "Token good", status: 200, contains: `"id":"abc"`},
@@ -250,5 +255,17 @@ func TestAnyMethodRoute(t *testing.T) {
 		if rec.Code != tt.status || !strings.Contains(rec.Body.String(), tt.contains) || rec.Header().Get("Allow") != tt.allow {
 			t.Errorf("%s %s (%q): %d Allow %q %s; want %d Allow %q %q", tt.method, tt.target, tt.auth, rec.Code, rec.Header().Get("Allow"), rec.Body, tt.status, tt.allow, tt.contains)
 		}
+	}
+}
+
+func TestErrorDetailBounded(t *testing.T) {
+	rec := httptest.NewRecorder()
+	Error(rec, httptest.NewRequest("GET", "/", nil), nil, errs.Field("x", "bad: %s", strings.Repeat("é", 4000)))
+	var body ErrorBody
+	if err := json.Unmarshal(rec.Body.Bytes(), &body); err != nil {
+		t.Fatal(err)
+	}
+	if len(body.Detail) > MaxDetail+len("…") || !strings.HasSuffix(body.Detail, "é…") {
+		t.Fatalf("detail of %d bytes: %.40q…", len(body.Detail), body.Detail)
 	}
 }

@@ -17,6 +17,11 @@ const (
 	MaxPageSize     = 5000
 )
 
+// MaxOffset bounds the index of a page's first item, (page-1) × page_size:
+// no list here comes near it, and below it offsets cannot overflow in any
+// arithmetic a list does with them (stores, limits, next links).
+const MaxOffset = 1<<31 - 1
+
 // PageRequest is a parsed ?page=&page_size=.
 type PageRequest struct {
 	Page int // from 1
@@ -26,25 +31,39 @@ type PageRequest struct {
 // Offset is the index of the page's first item.
 func (p PageRequest) Offset() int { return (p.Page - 1) * p.Size }
 
-// ParsePage reads page and page_size. A page_size above the maximum is
-// clamped (as Django REST Framework does); non-numbers are 400s naming the
-// parameter.
-func ParsePage(r *http.Request) (PageRequest, error) {
+// PageSizes are a list's default and maximum page_size.
+type PageSizes struct{ Default, Max int }
+
+// ListPageSizes are those of every list but the few with their own
+// (a file's lines).
+var ListPageSizes = PageSizes{Default: DefaultPageSize, Max: MaxPageSize}
+
+// ParsePage reads page and page_size with ListPageSizes.
+func ParsePage(r *http.Request) (PageRequest, error) { return ParsePageSizes(r, ListPageSizes) }
+
+// ParsePageSizes reads page and page_size: the one paginator every list
+// uses. A page_size above the maximum is clamped (as Django REST Framework
+// does); non-numbers, and a page whose offset would pass MaxOffset, are 400s
+// naming the parameter.
+func ParsePageSizes(r *http.Request, sizes PageSizes) (PageRequest, error) {
 	q := r.URL.Query()
-	p := PageRequest{Page: 1, Size: DefaultPageSize}
+	p := PageRequest{Page: 1, Size: sizes.Default}
 	if s := q.Get("page"); s != "" {
 		n, err := strconv.Atoi(s)
 		if err != nil || n < 1 {
-			return p, errs.Field("page", "page must be a positive integer, got %q", s)
+			return p, errs.Field("page", "page must be a positive integer, got %q", errs.Clip(s))
 		}
 		p.Page = n
 	}
 	if s := q.Get("page_size"); s != "" {
 		n, err := strconv.Atoi(s)
 		if err != nil || n < 1 {
-			return p, errs.Field("page_size", "page_size must be a positive integer, got %q", s)
+			return p, errs.Field("page_size", "page_size must be a positive integer, got %q", errs.Clip(s))
 		}
-		p.Size = min(n, MaxPageSize)
+		p.Size = min(n, sizes.Max)
+	}
+	if p.Page-1 > MaxOffset/p.Size {
+		return p, errs.Field("page", "page %d is out of range: page × page_size may not pass %d", p.Page, MaxOffset)
 	}
 	return p, nil
 }

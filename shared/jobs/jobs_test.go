@@ -83,7 +83,7 @@ func TestCreateGetNormalises(t *testing.T) {
 		f := newFixture(t, st, nil)
 		f.file(t, alice, "inA", 100)
 		spec := mustSpec(t, `{"name": " Basic ", "jobanalyses": [{"analysis": {"code": "openfoam"}, "command": "./Allrun",
-			"hardware": {"coreType": {"code": "standard-plus"}, "coresPerSlot": "2"}, "inputFiles": [{"id": "inA"}, {"id": "inA"}]}]}`)
+			"hardware": {"coreType": {"code": "standard-plus"}, "coresPerSlot": "2"}, "inputFiles": [{"id": "inA"}]}]}`)
 		j, err := f.svc.Create(t.Context(), alice, spec)
 		if err != nil {
 			t.Fatal(err)
@@ -156,6 +156,18 @@ func TestValidation(t *testing.T) {
 		{"billing priority", `{"name": "x", "billingPriorityValue": "CHEAP", "jobanalyses": [{"analysis": {"code": "user_included"}, "command": "x", "hardware": {"coreType": "standard-plus"}}]}`, "billingPriorityValue", "INSTANT, ON_DEMAND, RESERVED"},
 		{"negative monte carlo", `{"name": "x", "monteCarloIterations": -1, "jobanalyses": [{"analysis": {"code": "user_included"}, "command": "x", "hardware": {"coreType": "standard-plus"}}]}`, "monteCarloIterations", "not be negative"},
 		{"variable type", `{"name": "x", "jobvariables": [{"name": "v", "variableType": "Bogus"}], "jobanalyses": [{"analysis": {"code": "user_included"}, "command": "x", "hardware": {"coreType": "standard-plus"}}]}`, "jobvariables[0].variableType", "must be one of"},
+		{"duplicate input file", ja(uic, sp, `, "inputFiles": [{"id": "mine"}, {"id": "mine"}]`), "jobanalyses[0].inputFiles[1].id", `file "mine" is already inputFiles[0]`},
+		{"too many input files", ja(uic, sp, `, "inputFiles": [`+strings.Repeat(`{"id": "mine"}, `, MaxInputFiles)+`{"id": "mine"}]`), "jobanalyses[0].inputFiles", "at most 1000 input files"},
+		{"NUL in name", `{"name": "a\u0000b", "jobanalyses": [{"analysis": {"code": "user_included"}, "command": "x", "hardware": {"coreType": "standard-plus"}}]}`, "name", "U+0000 at byte 1"},
+		{"bidi override in name", `{"name": "gnp\u202eexe", "jobanalyses": [{"analysis": {"code": "user_included"}, "command": "x", "hardware": {"coreType": "standard-plus"}}]}`, "name", "U+202E"},
+		{"escape in variable name", `{"name": "x", "jobvariables": [{"name": "v\u001b[31m", "variableType": "Param"}], "jobanalyses": [{"analysis": {"code": "user_included"}, "command": "x", "hardware": {"coreType": "standard-plus"}}]}`, "jobvariables[0].name", "U+001B"},
+		{"newline in feature name", ja(uic, sp, `, "userDefinedLicenseSettings": {"featureSets": [{"name": "S", "features": [{"name": "F\nG", "count": 1}]}]}`), "jobanalyses[0].userDefinedLicenseSettings.featureSets[0].features[0].name", "U+000A"},
+		{"huge feature count", ja(uic, sp, `, "userDefinedLicenseSettings": {"featureSets": [{"name": "S", "features": [{"name": "F", "count": 9223372036854775807}]}]}`), "jobanalyses[0].userDefinedLicenseSettings.featureSets[0].features[0].count", "at most"},
+		{"huge slots", ja(uic, `{"coreType": "standard-plus", "coresPerSlot": 1, "slots": 9223372036854775807}`, ""), "jobanalyses[0].hardware.slots", "at most 1000"},
+		{"huge slots as string", ja(uic, `{"coreType": "standard-plus", "coresPerSlot": 1, "slots": "9223372036854775807"}`, ""), "jobanalyses[0].hardware.slots", "at most 1000"},
+		{"huge walltime", ja(uic, `{"coreType": "standard-plus", "coresPerSlot": 1, "walltime": 9223372036854775807}`, ""), "jobanalyses[0].hardware.walltime", "at most 8760"},
+		{"huge monte carlo", `{"name": "x", "monteCarloIterations": 9223372036854775807, "jobanalyses": [{"analysis": {"code": "user_included"}, "command": "x", "hardware": {"coreType": "standard-plus"}}]}`, "monteCarloIterations", "at most"},
+		{"long coretype echoed clipped", ja(uic, `{"coreType": "`+strings.Repeat("w", 100000)+`"}`, ""), "jobanalyses[0].hardware.coreType", `unknown coretype "`+strings.Repeat("w", 64)+`…"`},
 		{"param file missing", `{"name": "x", "paramFile": {"id": "nofile"}, "jobanalyses": [{"analysis": {"code": "user_included"}, "command": "x", "hardware": {"coreType": "standard-plus"}}]}`, "paramFile.id", "not found"},
 	}
 	for _, tt := range tests {

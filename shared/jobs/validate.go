@@ -11,6 +11,7 @@ import (
 	"github.com/openrescale/platform/shared/errs"
 	"github.com/openrescale/platform/shared/files"
 	"github.com/openrescale/platform/shared/ids"
+	"github.com/openrescale/platform/shared/names"
 )
 
 // Catalog is what validation reads; *catalog.Catalog is one.
@@ -23,6 +24,19 @@ type Catalog interface {
 type Files interface {
 	Get(ctx context.Context, uid, id string) (files.File, error)
 }
+
+// Limits on what one job may ask for. The spec sets none; they bound what a
+// job costs to store and render (every GET renders its inputs) and keep
+// integers far from overflow in core and walltime arithmetic.
+const (
+	MaxJobAnalyses       = 20
+	MaxInputFiles        = 1000 // per job analysis
+	MaxJobVariables      = 1000
+	MaxSlots             = 1000 // nodes of one job analysis
+	MaxWalltime          = 8760 // hours: a year
+	MaxMonteCarlo        = 100000
+	MaxLicenseFeatureUse = 1000000 // count of one licence feature
+)
 
 var (
 	variableTypes     = []string{"Param", "Design", "Output", "Case", "Constraint", "Objective"}
@@ -52,7 +66,7 @@ func ParseCoreClass(cat Catalog, code string) ([]CoreTypeConfig, error) {
 			ct := strings.Join(acc, "-")
 			c, ok := cat.Coretype(ct)
 			if !ok {
-				return nil, fmt.Errorf("unknown coretype %q", ct)
+				return nil, fmt.Errorf("unknown coretype %q", errs.Clip(ct))
 			}
 			out = append(out, CoreTypeConfig{CoreType: ct, Name: c.Name, Order: len(out), Priority: part})
 			acc = nil
@@ -61,7 +75,7 @@ func ParseCoreClass(cat Catalog, code string) ([]CoreTypeConfig, error) {
 		acc = append(acc, part)
 	}
 	if len(acc) > 0 || len(out) == 0 {
-		return nil, fmt.Errorf("%q is not a coretype set: expected <coretype>-<priority>[-<coretype>-<priority>...] with priority one of %s", code, strings.Join(corePriorities, ", "))
+		return nil, fmt.Errorf("%q is not a coretype set: expected <coretype>-<priority>[-<coretype>-<priority>...] with priority one of %s", errs.Clip(code), strings.Join(corePriorities, ", "))
 	}
 	return out, nil
 }
@@ -79,15 +93,27 @@ func Validate(ctx context.Context, s *Spec, cat Catalog, fs Files, ownerID strin
 		return 0, errs.Field("name", "name: at most 200 characters")
 	case len(s.JobAnalyses) == 0:
 		return 0, errs.Field("jobanalyses", "jobanalyses: a job needs at least one analysis")
+	case len(s.JobAnalyses) > MaxJobAnalyses:
+		return 0, errs.Field("jobanalyses", "jobanalyses: at most %d analyses per job, got %d", MaxJobAnalyses, len(s.JobAnalyses))
+	case len(s.JobVariables) > MaxJobVariables:
+		return 0, errs.Field("jobvariables", "jobvariables: at most %d variables per job, got %d", MaxJobVariables, len(s.JobVariables))
 	case s.MonteCarloIterations != nil && *s.MonteCarloIterations < 0:
 		return 0, errs.Field("monteCarloIterations", "monteCarloIterations: must not be negative")
+	case s.MonteCarloIterations != nil && *s.MonteCarloIterations > MaxMonteCarlo:
+		return 0, errs.Field("monteCarloIterations", "monteCarloIterations: at most %d", MaxMonteCarlo)
 	case s.BillingPriorityValue != nil && !slices.Contains(billingPriorities, *s.BillingPriorityValue):
 		return 0, errs.Field("billingPriorityValue", "billingPriorityValue: must be one of %s", strings.Join(billingPriorities, ", "))
+	}
+	if err := names.Check("name", "name: a job name", s.Name); err != nil {
+		return 0, err
 	}
 	for i, v := range s.JobVariables {
 		p := fmt.Sprintf("jobvariables[%d]", i)
 		if strings.TrimSpace(v.Name) == "" {
 			return 0, errs.Field(p+".name", "%s.name: this field is required", p)
+		}
+		if err := names.Check(p+".name", p+".name: a variable name", v.Name); err != nil {
+			return 0, err
 		}
 		if !slices.Contains(variableTypes, v.VariableType) {
 			return 0, errs.Field(p+".variableType", "%s.variableType: must be one of %s", p, strings.Join(variableTypes, ", "))
@@ -136,7 +162,7 @@ func validateAnalysis(p string, ja *JobAnalysis, cat Catalog) error {
 	case hw.CoreType != "":
 		ct, ok := cat.Coretype(hw.CoreType)
 		if !ok {
-			return errs.Field(hp+".coreType", "%s.coreType: unknown coretype %q", hp, hw.CoreType)
+			return errs.Field(hp+".coreType", "%s.coreType: unknown coretype %q", hp, errs.Clip(hw.CoreType))
 		}
 		coretypes = append(coretypes, ct)
 	case hw.CoreClass != nil:
@@ -173,11 +199,11 @@ func validateAnalysis(p string, ja *JobAnalysis, cat Catalog) error {
 			return errs.Field(hp+".coresPerSlot", "%s.coresPerSlot: coretype %q has nodes of %s cores, not %d", hp, ct.Code, joinInts(ct.Cores), hw.CoresPerSlot)
 		}
 	}
-	if hw.Slots < 1 {
-		return errs.Field(hp+".slots", "%s.slots: must be at least 1", hp)
+	if hw.Slots < 1 || hw.Slots > MaxSlots {
+		return errs.Field(hp+".slots", "%s.slots: must be at least 1 and at most %d, got %d", hp, MaxSlots, hw.Slots)
 	}
-	if hw.Walltime != nil && *hw.Walltime < 1 {
-		return errs.Field(hp+".walltime", "%s.walltime: must be a positive number of hours", hp)
+	if hw.Walltime != nil && (*hw.Walltime < 1 || *hw.Walltime > MaxWalltime) {
+		return errs.Field(hp+".walltime", "%s.walltime: must be a positive number of hours, at most %d, got %d", hp, MaxWalltime, *hw.Walltime)
 	}
 	for _, ct := range coretypes {
 		if ct.WalltimeRequired && hw.Walltime == nil {
@@ -186,7 +212,10 @@ func validateAnalysis(p string, ja *JobAnalysis, cat Catalog) error {
 	}
 	for k := range ja.EnvVars {
 		if k == "" || strings.ContainsAny(k, "=\x00") {
-			return errs.Field(p+".envVars", "%s.envVars: %q is not a valid environment variable name", p, k)
+			return errs.Field(p+".envVars", "%s.envVars: %q is not a valid environment variable name", p, errs.Clip(k))
+		}
+		if err := names.Check(p+".envVars", p+".envVars: an environment variable name", k); err != nil {
+			return err
 		}
 	}
 	if ja.OnDemandLicenseSeller != nil && ja.UserDefinedLicenseSettings != nil {
@@ -197,15 +226,28 @@ func validateAnalysis(p string, ja *JobAnalysis, cat Catalog) error {
 	}
 	if u := ja.UserDefinedLicenseSettings; u != nil {
 		for i, set := range u.FeatureSets {
+			sp := fmt.Sprintf("%s.userDefinedLicenseSettings.featureSets[%d]", p, i)
+			if err := names.Check(sp+".name", sp+".name: a feature set name", set.Name); err != nil {
+				return err
+			}
 			for j, f := range set.Features {
-				fp := fmt.Sprintf("%s.userDefinedLicenseSettings.featureSets[%d].features[%d]", p, i, j)
+				fp := fmt.Sprintf("%s.features[%d]", sp, j)
 				if f.Name == "" {
 					return errs.Field(fp+".name", "%s.name: this field is required", fp)
 				}
-				if f.Count < 1 {
-					return errs.Field(fp+".count", "%s.count: must be at least 1", fp)
+				if err := names.Check(fp+".name", fp+".name: a feature name", f.Name); err != nil {
+					return err
+				}
+				if f.Count < 1 || f.Count > MaxLicenseFeatureUse {
+					return errs.Field(fp+".count", "%s.count: must be at least 1 and at most %d", fp, MaxLicenseFeatureUse)
 				}
 			}
+		}
+	}
+	for j, t := range ja.TemplateTasks {
+		tp := fmt.Sprintf("%s.templateTasks[%d].processedFilename", p, j)
+		if err := names.Check(tp, tp+": a file name", t.ProcessedFilename); err != nil {
+			return err
 		}
 	}
 	return nil
@@ -254,6 +296,16 @@ func checkFiles(ctx context.Context, s *Spec, fs Files, ownerID string) (int64, 
 	for i := range s.JobAnalyses {
 		ja := &s.JobAnalyses[i]
 		p := fmt.Sprintf("jobanalyses[%d]", i)
+		if len(ja.InputFiles) > MaxInputFiles {
+			return 0, errs.Field(p+".inputFiles", "%s.inputFiles: at most %d input files per analysis, got %d; archive them into one", p, MaxInputFiles, len(ja.InputFiles))
+		}
+		first := map[string]int{}
+		for j, ref := range ja.InputFiles {
+			if k, dup := first[ref.ID]; dup {
+				return 0, errs.Field(fmt.Sprintf("%s.inputFiles[%d].id", p, j), "%s.inputFiles[%d].id: file %q is already inputFiles[%d]", p, j, errs.Clip(ref.ID), k)
+			}
+			first[ref.ID] = j
+		}
 		for j := range ja.InputFiles {
 			if err := check(fmt.Sprintf("%s.inputFiles[%d].id", p, j), &ja.InputFiles[j], true); err != nil {
 				return 0, err

@@ -1,0 +1,73 @@
+package e2e
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+)
+
+// Issue 9's probe findings, through the real server.
+func TestHardening(t *testing.T) {
+	s := start(t, t.TempDir(), []string{"RESCALE_LOCAL_API_KEY=" + testKey})
+	file := uploadInto(t, s, testKey, "", "lines.txt", "a\nb\n").JSON(t)["id"].(string)
+	roots := do(t, "GET", s.URL+"/api/v3/users/me/folders/", testKey, nil).JSON(t)
+	lib := fmt.Sprint(roots["myLibrary"])
+
+	// One paginator: an overflowing page is a 400 naming page on every list.
+	t.Run("overflowing page", func(t *testing.T) {
+		const huge = "9223372036854775807"
+		for _, path := range []string{
+			"/api/v2/coretypes/", "/api/v2/analyses/", "/api/v2/billing/computeprices/", "/api/v2/users/me/api-keys/",
+			"/api/v2/jobs/", "/api/v2/files/", "/api/v2/files/" + file + "/lines/", "/api/v3/folders/" + lib + "/contents/",
+		} {
+			r := do(t, "GET", s.URL+path+"?page="+huge, testKey, nil)
+			if r.Status != 400 || r.JSON(t)["field"] != "page" {
+				t.Errorf("%s?page=%s: %d %s", path, huge, r.Status, r.Body)
+			}
+		}
+		r := do(t, "GET", s.URL+"/api/v2/data/jobs/?offset="+huge, testKey, nil)
+		if r.Status != 400 || r.JSON(t)["field"] != "offset" {
+			t.Errorf("data jobs offset=%s: %d %s", huge, r.Status, r.Body)
+		}
+	})
+
+	// job posts a job; hw is added to its hardware, inputs to its analysis.
+	job := func(name, hw, inputs string) response {
+		return do(t, "POST", s.URL+"/api/v2/jobs/", testKey, strings.NewReader(`{"name": "`+name+`", "jobanalyses": [{"analysis": {"code": "user_included"},
+			"command": "true", "hardware": {"coreType": "standard-plus", "coresPerSlot": 1`+hw+`}`+inputs+`}]}`))
+	}
+	t.Run("duplicate and too many inputs", func(t *testing.T) {
+		r := job("dup", "", `, "inputFiles": [{"id": "`+file+`"}, {"id": "`+file+`"}]`)
+		if r.Status != 400 || r.JSON(t)["field"] != "jobanalyses[0].inputFiles[1].id" {
+			t.Errorf("duplicate input: %d %s", r.Status, r.Body)
+		}
+		r = job("many", "", `, "inputFiles": [`+strings.Repeat(`{"id": "`+file+`"},`, 20000)+`{"id": "`+file+`"}]`)
+		if r.Status != 400 || r.JSON(t)["field"] != "jobanalyses[0].inputFiles" {
+			t.Errorf("20001 inputs: %d %.300s", r.Status, r.Body)
+		}
+	})
+	t.Run("bounded integers and names", func(t *testing.T) {
+		for name, tt := range map[string]struct{ name, extra, field string }{
+			"slots":    {"n", `, "slots": 9223372036854775807`, "jobanalyses[0].hardware.slots"},
+			"walltime": {"n", `, "walltime": 9223372036854775807`, "jobanalyses[0].hardware.walltime"},
+			"NUL":      {`a\u0000b`, "", "name"},
+			"bidi":     {`gnp\u202eexe`, "", "name"},
+		} {
+			r := job(tt.name, tt.extra, "")
+			if r.Status != 400 || r.JSON(t)["field"] != tt.field {
+				t.Errorf("%s: %d %s", name, r.Status, r.Body)
+			}
+		}
+	})
+	t.Run("echoed values are clipped", func(t *testing.T) {
+		long := strings.Repeat("p", 30000) // the request line must fit the 64 KiB header limit
+		r := do(t, "GET", s.URL+"/api/v2/jobs/?page="+long, testKey, nil)
+		if r.Status != 400 || len(r.Body) > 2048 {
+			t.Errorf("30 kB page value: %d, %d-byte body", r.Status, len(r.Body))
+		}
+		r = job("n", `, "coreType": "`+long+`"`, "")
+		if r.Status != 400 || len(r.Body) > 2048 {
+			t.Errorf("30 kB coretype: %d, %d-byte body", r.Status, len(r.Body))
+		}
+	})
+}
