@@ -50,6 +50,9 @@ type Requirements struct {
 type File struct {
 	Name string
 	Key  string
+	// Executable files are staged with their execute bits set (rendered
+	// templates, which a command may run).
+	Executable bool
 }
 
 // Run is what starting one run needs.
@@ -64,6 +67,10 @@ type Run struct {
 	PostCommand string
 	// Scripts are pre/post-process script files staged next to inputs.
 	Inputs []File
+	// Cores is what this run uses of the job's reservation: all of it
+	// for a job of one run, coresPerSlot for each run of a DOE job, whose
+	// slots run side by side.
+	Cores  int
 	Env    map[string]string
 	UseMPI bool
 	// Walltime bounds the command (0: none).

@@ -63,6 +63,7 @@ type Executor struct {
 	queue    []*waiter                   // FIFO
 	stopped  map[string]compute.StopMode // jobs stopped: no new runs, no reservations
 	runs     map[string]*run             // job/run → running
+	slots    map[string]chan struct{}    // job → its runs' share of its reservation
 	closing  bool
 	wg       sync.WaitGroup
 	ctx      context.Context
@@ -76,11 +77,13 @@ type waiter struct {
 }
 
 type run struct {
-	spec compute.Run
-	dir  string
-	mu   sync.Mutex
-	proc *worker.Process
-	stop compute.StopMode
+	spec  compute.Run
+	dir   string
+	slot  chan struct{}
+	mu    sync.Mutex
+	proc  *worker.Process
+	stop  compute.StopMode
+	stopc chan struct{} // closed when stop is first set
 }
 
 var (
@@ -109,7 +112,7 @@ func New(cfg Config) (*Executor, error) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	return &Executor{cfg: cfg, log: log, reserved: map[string]int{}, stopped: map[string]compute.StopMode{},
-		runs: map[string]*run{}, ctx: ctx, cancel: cancel}, nil
+		runs: map[string]*run{}, slots: map[string]chan struct{}{}, ctx: ctx, cancel: cancel}, nil
 }
 
 // Close kills every run without reporting it: the server is going away,
@@ -248,6 +251,7 @@ func (e *Executor) Release(ctx context.Context, jobID string) error {
 	defer e.mu.Unlock()
 	e.releaseLocked(jobID)
 	delete(e.stopped, jobID)
+	delete(e.slots, jobID)
 	return nil
 }
 
@@ -289,6 +293,16 @@ func (e *Executor) StartRun(ctx context.Context, r compute.Run) error {
 	}
 	ru := &run{spec: r, dir: dir}
 	e.runs[k] = ru
+	if _, ok := e.slots[r.JobID]; !ok {
+		// A job's runs share its reserved cores: as many run at once as
+		// fit, the others wait for a slot.
+		n := 1
+		if res, per := e.reserved[r.JobID], r.Cores; res > 0 && per > 0 {
+			n = max(1, res/per)
+		}
+		e.slots[r.JobID] = make(chan struct{}, n)
+	}
+	ru.slot = e.slots[r.JobID]
 	e.wg.Add(1)
 	go e.execute(ru, base)
 	return nil
@@ -314,6 +328,16 @@ func (e *Executor) execute(ru *run, base string) {
 		ev.System, ev.Reason = true, reason
 		e.report(ev)
 	}
+	select {
+	case ru.slot <- struct{}{}:
+		defer func() { <-ru.slot }()
+	case <-ctx.Done():
+		return
+	case <-ru.stopped():
+		ev.Stopped, ev.Time = ru.stopMode(), time.Now()
+		e.report(ev)
+		return
+	}
 	inputs := make([]worker.Input, len(r.Inputs))
 	for i, f := range r.Inputs {
 		key := f.Key
@@ -322,6 +346,9 @@ func (e *Executor) execute(ru *run, base string) {
 		}}
 	}
 	staged, err := worker.Stage(ctx, ru.dir, inputs)
+	if err == nil {
+		err = makeExecutable(ru.dir, r.Inputs)
+	}
 	if err != nil {
 		if errors.Is(err, worker.ErrUnsafePath) {
 			// The user's archive is at fault: not worth a retry.
@@ -392,6 +419,42 @@ func (e *Executor) execute(ru *run, base string) {
 	e.report(ev)
 }
 
+// makeExecutable sets the execute bits of the inputs that ask for them.
+func makeExecutable(dir string, files []compute.File) error {
+	root, err := os.OpenRoot(dir)
+	if err != nil {
+		return err
+	}
+	defer root.Close()
+	for _, f := range files {
+		if f.Executable {
+			if err := root.Chmod(f.Name, 0o755); err != nil {
+				return fmt.Errorf("make %s executable: %w", f.Name, err)
+			}
+		}
+	}
+	return nil
+}
+
+// stopped is closed once the run is asked to stop.
+func (ru *run) stopped() <-chan struct{} {
+	ru.mu.Lock()
+	defer ru.mu.Unlock()
+	if ru.stopc == nil {
+		ru.stopc = make(chan struct{})
+		if ru.stop != "" {
+			close(ru.stopc)
+		}
+	}
+	return ru.stopc
+}
+
+func (ru *run) stopMode() compute.StopMode {
+	ru.mu.Lock()
+	defer ru.mu.Unlock()
+	return ru.stop
+}
+
 // saveOutputs writes the run's outputs to the bucket, unless the job was
 // shut down (its outputs are discarded).
 func (e *Executor) saveOutputs(ctx context.Context, ru *run, staged worker.Staged, ev *compute.Event) {
@@ -457,6 +520,9 @@ func (e *Executor) Stop(ctx context.Context, jobID, runID string, mode compute.S
 	for _, ru := range targets {
 		ru.mu.Lock()
 		if strength(mode) > strength(ru.stop) {
+			if ru.stop == "" && ru.stopc != nil {
+				close(ru.stopc)
+			}
 			ru.stop = mode
 		}
 		p := ru.proc
