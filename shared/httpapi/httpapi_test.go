@@ -2,6 +2,10 @@ package httpapi
 
 import (
 	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -267,5 +271,32 @@ func TestErrorDetailBounded(t *testing.T) {
 	}
 	if len(body.Detail) > MaxDetail+len("…") || !strings.HasSuffix(body.Detail, "é…") {
 		t.Fatalf("detail of %d bytes: %.40q…", len(body.Detail), body.Detail)
+	}
+}
+
+type brokenBody struct{ err error }
+
+func (b brokenBody) Read([]byte) (int, error) { return 0, b.err }
+
+// A request body that ends early (or stalls past the read deadline) is the
+// client's error wherever a handler reads it.
+func TestBrokenRequestBody(t *testing.T) {
+	routes := []Route{{Name: "put", Method: "PUT", Path: "/api/v2/put/", Public: true, Handler: func(w http.ResponseWriter, r *http.Request) error {
+		if _, err := io.Copy(io.Discard, r.Body); err != nil {
+			return fmt.Errorf("store object: %w", err)
+		}
+		return nil
+	}}}
+	h, err := NewHandler(routes, Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, cause := range []error{io.ErrUnexpectedEOF, os.ErrDeadlineExceeded, errors.New("connection reset by peer")} {
+		req := httptest.NewRequest("PUT", "/api/v2/put/", io.NopCloser(brokenBody{cause}))
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		if rec.Code != 400 || !strings.Contains(rec.Body.String(), "reading the request body") {
+			t.Errorf("%v: %d %s", cause, rec.Code, rec.Body)
+		}
 	}
 }

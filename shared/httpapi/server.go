@@ -1,8 +1,11 @@
 package httpapi
 
 import (
+	"errors"
 	"fmt"
+	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"runtime/debug"
 	"strings"
@@ -160,6 +163,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		r2.URL = &u
 		r = &r2
 	}
+	if r.Body != nil && r.Body != http.NoBody {
+		r.Body = requestBody{r.Body}
+	}
 	if _, pattern := h.mux.Handler(r); pattern == "" {
 		h.noRoute(sw, r)
 		return
@@ -213,6 +219,35 @@ func (h *Handler) wrap(rt Route) http.Handler {
 			Error(w, r, h.cfg.Log, err)
 		}
 	})
+}
+
+// requestBody makes a failed read of the request body the client's error:
+// a body that ends before its Content-Length or chunked terminator, or a
+// connection that stalls past the read deadline, is a 400 wherever a
+// handler reads it (JSON, storage PUTs, upload parts), not an internal
+// error. A request body too large keeps its own error for a 413.
+type requestBody struct{ io.ReadCloser }
+
+func (b requestBody) Read(p []byte) (int, error) {
+	n, err := b.ReadCloser.Read(p)
+	if err != nil && err != io.EOF {
+		var mbe *http.MaxBytesError
+		if !errors.As(err, &mbe) {
+			err = errs.Wrap(errs.Invalid, err, "reading the request body: %s", bodyProblem(err))
+		}
+	}
+	return n, err
+}
+
+func bodyProblem(err error) string {
+	var ne net.Error
+	switch {
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		return "the body ended before its declared length"
+	case errors.As(err, &ne) && ne.Timeout():
+		return "the client sent nothing for too long"
+	}
+	return err.Error()
 }
 
 type statusWriter struct {

@@ -1,10 +1,41 @@
 package e2e
 
 import (
+	"bufio"
 	"fmt"
+	"net"
+	"net/http"
+	"net/url"
 	"strings"
 	"testing"
+	"time"
 )
+
+// shortPut sends a PUT whose body stops after a few of the bytes its
+// Content-Length promises, then half-closes, and returns the status.
+func shortPut(t *testing.T, rawURL string) (int, string) {
+	t.Helper()
+	u, err := url.Parse(rawURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := net.Dial("tcp", u.Host)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(10 * time.Second))
+	fmt.Fprintf(c, "PUT %s HTTP/1.1\r\nHost: %s\r\nContent-Length: 1000\r\n\r\nonly ten b", u.RequestURI(), u.Host)
+	c.(*net.TCPConn).CloseWrite()
+	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+	if err != nil {
+		t.Fatalf("PUT %s: %v", u.Path, err)
+	}
+	defer resp.Body.Close()
+	var b strings.Builder
+	bufio.NewReader(resp.Body).WriteTo(&b)
+	return resp.StatusCode, b.String()
+}
 
 // Issue 9's probe findings, through the real server.
 func TestHardening(t *testing.T) {
@@ -57,6 +88,19 @@ func TestHardening(t *testing.T) {
 			if r.Status != 400 || r.JSON(t)["field"] != tt.field {
 				t.Errorf("%s: %d %s", name, r.Status, r.Body)
 			}
+		}
+	})
+	t.Run("body ending early", func(t *testing.T) {
+		g := do(t, "POST", s.URL+"/api/credentials/", testKey, nil).JSON(t)
+		direct := g["directUrl"].(string) + g["storageDir"].(string) + "/short.bin?grant=" + g["sessionToken"].(string)
+		if st, body := shortPut(t, direct); st != 400 || !strings.Contains(body, "ended before its declared length") {
+			t.Errorf("storage PUT: %d %s", st, body)
+		}
+		up := do(t, "POST", s.URL+"/api/v2/uploads/", testKey, strings.NewReader(`{"name": "short.bin", "size": 1000}`)).JSON(t)
+		parts := do(t, "POST", s.URL+"/api/v2/uploads/"+up["id"].(string)+"/parts/", testKey, strings.NewReader(`{"partNumbers": [1]}`)).JSON(t)
+		part := at(t, parts, "parts", 0, "url").(string)
+		if st, body := shortPut(t, part); st != 400 || !strings.Contains(body, "ended before its declared length") {
+			t.Errorf("upload part: %d %s", st, body)
 		}
 	})
 	t.Run("echoed values are clipped", func(t *testing.T) {
