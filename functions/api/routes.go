@@ -96,6 +96,10 @@ func LocalRoutes(d Deps) []httpapi.Route {
 	if d.Files != nil {
 		direct.Bucket = d.Files.Bucket
 	}
+	// A grant or part URL stops working with its user or issuing key.
+	if d.Accounts != nil {
+		up.Keys, direct.Keys = d.Accounts, d.Accounts
+	}
 	return []httpapi.Route{
 		{Name: "uploads-part-put", Method: "PUT", Path: "/api/v2/uploads/{id}/parts/{n}/", Public: true, Handler: up.PutPart},
 		{Name: "storage-direct-put", Method: "PUT", Path: "/api/v2/storage/{key...}", Public: true, Handler: direct.Put},

@@ -71,7 +71,7 @@ func (h Handlers) Create(w http.ResponseWriter, r *http.Request) error {
 	if h.Issuer == nil {
 		return errs.E(errs.Unavailable, "storage credentials are not configured on this deployment")
 	}
-	g, err := h.Issuer.Issue(r.Context(), me.UserID, body.Paths)
+	g, err := h.Issuer.Issue(r.Context(), me.UserID, me.KeyID, body.Paths)
 	if err != nil {
 		return err
 	}
@@ -89,6 +89,8 @@ func (h Handlers) Create(w http.ResponseWriter, r *http.Request) error {
 type Direct struct {
 	Grants *storagecreds.Local
 	Bucket blob.Bucket
+	// Keys refuses grants whose user or issuing key is no longer active.
+	Keys storagecreds.KeyChecker
 }
 
 func (d Direct) authorize(r *http.Request) (string, error) {
@@ -101,7 +103,14 @@ func (d Direct) authorize(r *http.Request) (string, error) {
 	if token == "" {
 		token = r.Header.Get("X-Amz-Security-Token")
 	}
-	if _, err := d.Grants.Authorize(token, key); err != nil {
+	c, err := d.Grants.Authorize(token, key)
+	if err != nil {
+		return "", err
+	}
+	if d.Keys == nil {
+		return "", errs.E(errs.Unavailable, "storage grants cannot be checked on this server")
+	}
+	if err := c.Check(r.Context(), d.Keys); err != nil {
 		return "", err
 	}
 	return key, nil

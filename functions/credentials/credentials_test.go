@@ -1,6 +1,7 @@
 package credentials_test
 
 import (
+	"context"
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
@@ -36,7 +37,8 @@ func TestIssueAndUseLocalGrant(t *testing.T) {
 	defer b.Close()
 	grants := &storagecreds.Local{Secret: []byte("s3cr3t-s3cr3t-s3cr3t-s3cr3t-s3cr"), Now: time.Now}
 	h := credentials.Handlers{Issuer: grants}
-	d := credentials.Direct{Grants: grants, Bucket: b}
+	keys := &revocable{}
+	d := credentials.Direct{Grants: grants, Bucket: b, Keys: keys}
 	srv, err := httpapi.NewHandler([]httpapi.Route{
 		{Name: "c1", Method: "POST", Path: "/api/credentials/", Handler: h.Create},
 		{Name: "c2", Method: "POST", Path: "/api/v2/credentials/", Handler: h.Create},
@@ -85,6 +87,17 @@ func TestIssueAndUseLocalGrant(t *testing.T) {
 	if rec := call("PUT", "/api/v2/storage/user/user_alice1/x", "", "x"); rec.Code != 401 {
 		t.Fatalf("no grant: %d %s", rec.Code, rec.Body)
 	}
+	// The grant names alice's key, and stops working with it.
+	if keys.checked != "alice1/k1" {
+		t.Fatalf("checked %q, want alice1/k1", keys.checked)
+	}
+	keys.err = errs.E(errs.Forbidden, "revoked")
+	for _, m := range []string{"PUT", "GET"} {
+		if rec := call(m, "/api/v2/storage/user/user_alice1/SGE/run.sh?grant="+tok, "", "x"); rec.Code != 403 {
+			t.Fatalf("%s with the grant of a revoked key: %d %s", m, rec.Code, rec.Body)
+		}
+	}
+	keys.err = nil
 
 	rec = call("POST", "/api/v2/credentials/", "Token alice", `{"paths": [{"path": "user/user_alice1/SGE/run.sh"}]}`)
 	if rec.Code != 201 {
@@ -103,4 +116,14 @@ func TestIssueAndUseLocalGrant(t *testing.T) {
 	if rec := call("POST", "/api/v2/credentials/", "", ""); rec.Code != 401 {
 		t.Fatalf("anonymous: %d", rec.Code)
 	}
+}
+
+type revocable struct {
+	checked string
+	err     error
+}
+
+func (r *revocable) CheckKey(_ context.Context, uid, keyID string) error {
+	r.checked = uid + "/" + keyID
+	return r.err
 }

@@ -21,8 +21,10 @@ import (
 type Handlers struct {
 	Uploads *uploads.Service
 	Base    httpapi.BaseURL
-	// Local is set in local mode, where parts are PUT to this server.
+	// Local is set in local mode, where parts are PUT to this server; Keys
+	// then refuses part URLs whose user or issuing key is no longer active.
 	Local *uploads.LocalURLs
+	Keys  uploads.KeyChecker
 	// Folders resolves currentFolderId as the direct upload does (nil:
 	// files keep no folder).
 	Folders interface {
@@ -145,7 +147,7 @@ func (h Handlers) PartURLs(w http.ResponseWriter, r *http.Request) error {
 	for i, n := range body.PartNumbers {
 		nums[i] = int(n)
 	}
-	urls, err := h.Uploads.PartURLs(r.Context(), me.UserID, r.PathValue("id"), nums)
+	urls, err := h.Uploads.PartURLs(r.Context(), me.UserID, me.KeyID, r.PathValue("id"), nums)
 	if err != nil {
 		return err
 	}
@@ -212,7 +214,7 @@ func (h Handlers) PutPart(w http.ResponseWriter, r *http.Request) error {
 		return errs.Field("partNumber", "part number %q is not a number", r.PathValue("n"))
 	}
 	q := r.URL.Query()
-	p, err := h.Uploads.UploadSignedPart(r.Context(), *h.Local, q.Get("u"), r.PathValue("id"), n, q.Get("expires"), q.Get("sig"), r.Body)
+	p, err := h.Uploads.UploadSignedPart(r.Context(), *h.Local, h.Keys, q.Get("u"), q.Get("k"), r.PathValue("id"), n, q.Get("expires"), q.Get("sig"), r.Body)
 	if err != nil {
 		return err
 	}

@@ -295,6 +295,37 @@ func (s *Service) Authenticate(ctx context.Context, secret string) (User, APIKey
 	return u, k, nil
 }
 
+// CheckKey confirms that credentials issued on behalf of a key (storage
+// grants, signed part URLs) may still be used: the user exists and is
+// active, and the key is still one of theirs and active. It answers
+// errs.Forbidden with the reason otherwise.
+func (s *Service) CheckKey(ctx context.Context, userID, keyID string) error {
+	u, err := s.User(ctx, userID)
+	if errs.Is(err, errs.NotFound) || err == nil && !u.Active {
+		return errs.E(errs.Forbidden, MsgUserInactive)
+	}
+	if err != nil {
+		return err
+	}
+	res, err := s.st.Query(ctx, store.Query{Index: store.GSI1, PK: userKeysPK(userID)})
+	if err != nil {
+		return fmt.Errorf("keys of user %s: %w", userID, err)
+	}
+	for _, it := range res.Items {
+		k, err := decodeKey(it)
+		if err != nil {
+			return err
+		}
+		if k.ID == keyID {
+			if !k.Active(s.now()) {
+				return errs.E(errs.Forbidden, "The API key these credentials were issued with is no longer active.")
+			}
+			return nil
+		}
+	}
+	return errs.E(errs.Forbidden, "The API key these credentials were issued with has been deleted.")
+}
+
 // ListKeys returns one page of a user's keys, oldest first, and the total.
 func (s *Service) ListKeys(ctx context.Context, userID string, offset, limit int) ([]APIKey, int, error) {
 	res, err := s.st.Query(ctx, store.Query{Index: store.GSI1, PK: userKeysPK(userID), Offset: offset, Limit: limit})

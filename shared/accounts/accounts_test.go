@@ -182,3 +182,29 @@ func TestNormalizeEmail(t *testing.T) {
 		}
 	}
 }
+
+// CheckKey is what grants and part URLs are checked with when used.
+func TestCheckKey(t *testing.T) {
+	ctx := context.Background()
+	s, c := newService(t)
+	u, _ := s.EnsureUser(ctx, "alice@example.com")
+	other, _ := s.EnsureUser(ctx, "bob@example.com")
+	k, _, _ := s.CreateKey(ctx, u.ID, KeyOptions{})
+	short, _, _ := s.CreateKey(ctx, u.ID, KeyOptions{TTL: time.Hour})
+	bobs, _, _ := s.CreateKey(ctx, other.ID, KeyOptions{})
+	if err := s.CheckKey(ctx, u.ID, k.ID); err != nil {
+		t.Fatalf("active key: %v", err)
+	}
+	c.add(2 * time.Hour)
+	for name, err := range map[string]error{
+		"expired key":      s.CheckKey(ctx, u.ID, short.ID),
+		"another user's":   s.CheckKey(ctx, u.ID, bobs.ID),
+		"unknown user":     s.CheckKey(ctx, "nobody", k.ID),
+		"deleted key":      func() error { _ = s.DeleteKey(ctx, other.ID, bobs.ID); return s.CheckKey(ctx, other.ID, bobs.ID) }(),
+		"deactivated user": func() error { _ = s.SetActive(ctx, u.ID, false); return s.CheckKey(ctx, u.ID, k.ID) }(),
+	} {
+		if !errs.Is(err, errs.Forbidden) {
+			t.Errorf("%s: %v, want Forbidden", name, err)
+		}
+	}
+}

@@ -23,8 +23,9 @@ const LocalAccessKey = "rescale-local"
 const DirectPath = "/api/v2/storage/"
 
 // Local issues grants signed with the data directory's secret (HMAC-SHA256).
-// A grant is stateless: it cannot be revoked before it expires, which is
-// why its lifetime is short.
+// A grant is stateless; it names its user and the API key it was issued
+// with, so that the route honouring it can refuse it once either is no
+// longer active (Claims.Check), and its lifetime is short.
 type Local struct {
 	Secret []byte
 	TTL    time.Duration // default DefaultDuration
@@ -33,12 +34,26 @@ type Local struct {
 
 type grantClaims struct {
 	User    string   `json:"u"`
+	Key     string   `json:"k"`
 	Paths   []string `json:"p,omitempty"`
 	Expires int64    `json:"e"`
 }
 
+// Claims are who a genuine grant was issued to.
+type Claims struct {
+	UserID, KeyID string
+}
+
+// Check refuses the grant once its user or key is no longer active.
+func (c Claims) Check(ctx context.Context, keys KeyChecker) error {
+	return keys.CheckKey(ctx, c.UserID, c.KeyID)
+}
+
 // Issue implements Issuer.
-func (l *Local) Issue(_ context.Context, userID string, paths []string) (Grant, error) {
+func (l *Local) Issue(_ context.Context, userID, keyID string, paths []string) (Grant, error) {
+	if keyID == "" {
+		return Grant{}, fmt.Errorf("storage grant for %s: no issuing key", userID)
+	}
 	if err := CheckPaths(userID, paths); err != nil {
 		return Grant{}, err
 	}
@@ -47,7 +62,7 @@ func (l *Local) Issue(_ context.Context, userID string, paths []string) (Grant, 
 		ttl = DefaultDuration
 	}
 	exp := l.Now().Add(ttl).UTC().Truncate(time.Second)
-	payload, err := json.Marshal(grantClaims{User: userID, Paths: paths, Expires: exp.Unix()})
+	payload, err := json.Marshal(grantClaims{User: userID, Key: keyID, Paths: paths, Expires: exp.Unix()})
 	if err != nil {
 		return Grant{}, fmt.Errorf("encode grant: %w", err)
 	}
@@ -65,31 +80,33 @@ func (l *Local) mac(payload string) []byte {
 	return m.Sum(nil)
 }
 
-// Authorize returns the user a grant was issued to if it is genuine,
-// unexpired and covers key; otherwise errs.Forbidden (errs.Unauthenticated
-// for a token that is not a grant at all).
-func (l *Local) Authorize(token, key string) (string, error) {
+// Authorize returns whom a grant was issued to if it is genuine, unexpired
+// and covers key; otherwise errs.Forbidden (errs.Unauthenticated for a
+// token that is not a grant at all). The caller still checks the claims'
+// user and key (Claims.Check).
+func (l *Local) Authorize(token, key string) (Claims, error) {
+	invalid := errs.E(errs.Unauthenticated, "Invalid grant.")
 	parts := strings.Split(token, ".")
 	if len(parts) != 3 || parts[0] != "v1" {
-		return "", errs.E(errs.Unauthenticated, "Invalid grant.")
+		return Claims{}, invalid
 	}
 	sig, err := base64.RawURLEncoding.DecodeString(parts[2])
 	if err != nil || !hmac.Equal(sig, l.mac(parts[1])) {
-		return "", errs.E(errs.Unauthenticated, "Invalid grant.")
+		return Claims{}, invalid
 	}
 	raw, err := base64.RawURLEncoding.DecodeString(parts[1])
 	if err != nil {
-		return "", errs.E(errs.Unauthenticated, "Invalid grant.")
+		return Claims{}, invalid
 	}
 	var c grantClaims
-	if err := json.Unmarshal(raw, &c); err != nil || c.User == "" {
-		return "", errs.E(errs.Unauthenticated, "Invalid grant.")
+	if err := json.Unmarshal(raw, &c); err != nil || c.User == "" || c.Key == "" {
+		return Claims{}, invalid
 	}
 	if l.Now().Unix() >= c.Expires {
-		return "", errs.E(errs.Forbidden, "The grant has expired.")
+		return Claims{}, errs.E(errs.Forbidden, "The grant has expired.")
 	}
 	if !Allows(files.UserPrefix(c.User), c.Paths, key) {
-		return "", errs.E(errs.Forbidden, "The grant does not cover %q.", key)
+		return Claims{}, errs.E(errs.Forbidden, "The grant does not cover %q.", errs.Clip(key))
 	}
-	return c.User, nil
+	return Claims{UserID: c.User, KeyID: c.Key}, nil
 }

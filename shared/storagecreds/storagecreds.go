@@ -34,8 +34,16 @@ type Grant struct {
 type Issuer interface {
 	// Issue returns credentials for everything under the user's storage
 	// directory, or, when paths is not empty, for exactly those keys (a
-	// path ending in "/" stands for everything under it).
-	Issue(ctx context.Context, userID string, paths []string) (Grant, error)
+	// path ending in "/" stands for everything under it). keyID is the API
+	// key the caller used: credentials that can be checked when used
+	// (Local) stop working with it.
+	Issue(ctx context.Context, userID, keyID string, paths []string) (Grant, error)
+}
+
+// KeyChecker confirms that a user and the key credentials were issued with
+// are still active (accounts.Service.CheckKey).
+type KeyChecker interface {
+	CheckKey(ctx context.Context, userID, keyID string) error
 }
 
 // MaxPaths bounds one request: an STS session policy is at most 2048

@@ -77,7 +77,7 @@ type policyDoc struct {
 func TestSTSIssueScopesToPrefix(t *testing.T) {
 	var form url.Values
 	iss := &storagecreds.STS{Client: stsClient(t, &form), RoleARN: "arn:aws:iam::123456789012:role/openrescale-upload", Bucket: "openrescale-files", Duration: 30 * time.Minute}
-	g, err := iss.Issue(t.Context(), "alice1", nil)
+	g, err := iss.Issue(t.Context(), "alice1", "key001", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -109,7 +109,7 @@ func TestSTSIssueScopesToPrefix(t *testing.T) {
 func TestSTSIssueScopesToPaths(t *testing.T) {
 	var form url.Values
 	iss := &storagecreds.STS{Client: stsClient(t, &form), RoleARN: "arn:aws:iam::1:role/u", Bucket: "b"}
-	_, err := iss.Issue(t.Context(), "BNTMk", []string{"user/user_BNTMk/SGE/run.sh", "user/user_BNTMk/inputs/"})
+	_, err := iss.Issue(t.Context(), "BNTMk", "key001", []string{"user/user_BNTMk/SGE/run.sh", "user/user_BNTMk/inputs/"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -142,7 +142,7 @@ func TestPathsChecked(t *testing.T) {
 	}
 	for _, tt := range tests {
 		form = nil
-		if _, err := iss.Issue(t.Context(), "alice1", tt.paths); errs.Code(err) != tt.code {
+		if _, err := iss.Issue(t.Context(), "alice1", "key001", tt.paths); errs.Code(err) != tt.code {
 			t.Errorf("paths %v: %v, want %s", tt.paths, err, tt.code)
 		}
 		if form != nil {
@@ -153,7 +153,7 @@ func TestPathsChecked(t *testing.T) {
 	for i := range storagecreds.MaxPaths {
 		long = append(long, "user/user_alice1/"+strings.Repeat("d", 100)+string(rune('a'+i)))
 	}
-	if _, err := iss.Issue(t.Context(), "alice1", long); !errs.Is(err, errs.Invalid) {
+	if _, err := iss.Issue(t.Context(), "alice1", "key001", long); !errs.Is(err, errs.Invalid) {
 		t.Errorf("oversized policy: %v", err)
 	}
 }
@@ -161,22 +161,25 @@ func TestPathsChecked(t *testing.T) {
 func TestLocalGrant(t *testing.T) {
 	now := time.Date(2025, 3, 14, 9, 0, 0, 0, time.UTC)
 	l := &storagecreds.Local{Secret: []byte("0123456789abcdef0123456789abcdef"), TTL: time.Hour, Now: func() time.Time { return now }}
-	g, err := l.Issue(t.Context(), "alice1", nil)
+	g, err := l.Issue(t.Context(), "alice1", "key001", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if g.StorageDir != "user/user_alice1" || g.AccessKey != storagecreds.LocalAccessKey || !g.Expiration.Equal(now.Add(time.Hour)) || g.DirectPath == "" {
 		t.Fatalf("grant %+v", g)
 	}
-	if uid, err := l.Authorize(g.SessionToken, "user/user_alice1/a/b.inp"); err != nil || uid != "alice1" {
-		t.Fatalf("own key: %q %v", uid, err)
+	if c, err := l.Authorize(g.SessionToken, "user/user_alice1/a/b.inp"); err != nil || c != (storagecreds.Claims{UserID: "alice1", KeyID: "key001"}) {
+		t.Fatalf("own key: %+v %v", c, err)
+	}
+	if _, err := l.Issue(t.Context(), "alice1", "", nil); err == nil {
+		t.Fatal("grant without an issuing key")
 	}
 	if _, err := l.Authorize(g.SessionToken, "user/user_bob001/a"); !errs.Is(err, errs.Forbidden) {
 		t.Fatalf("other user's key: %v", err)
 	}
 	// Tampering with the payload (widening the paths) breaks the signature.
 	parts := strings.Split(g.SessionToken, ".")
-	other, _ := l.Issue(t.Context(), "bob001", nil)
+	other, _ := l.Issue(t.Context(), "bob001", "key002", nil)
 	forged := parts[0] + "." + strings.Split(other.SessionToken, ".")[1] + "." + parts[2]
 	if _, err := l.Authorize(forged, "user/user_bob001/a"); !errs.Is(err, errs.Unauthenticated) {
 		t.Fatalf("forged grant: %v", err)
@@ -185,7 +188,7 @@ func TestLocalGrant(t *testing.T) {
 	if _, err := wrongKey.Authorize(g.SessionToken, "user/user_alice1/a"); !errs.Is(err, errs.Unauthenticated) {
 		t.Fatalf("other data dir's secret: %v", err)
 	}
-	paths, _ := l.Issue(t.Context(), "alice1", []string{"user/user_alice1/SGE/run.sh", "user/user_alice1/in/"})
+	paths, _ := l.Issue(t.Context(), "alice1", "key001", []string{"user/user_alice1/SGE/run.sh", "user/user_alice1/in/"})
 	for key, ok := range map[string]bool{"user/user_alice1/SGE/run.sh": true, "user/user_alice1/in/x": true, "user/user_alice1/SGE/run.sh2": false, "user/user_alice1/other": false} {
 		if _, err := l.Authorize(paths.SessionToken, key); (err == nil) != ok {
 			t.Errorf("path grant on %q: %v", key, err)

@@ -64,7 +64,9 @@ type Session struct {
 type PartURLs interface {
 	// PartURL returns an absolute URL, or a path starting with "/" that the
 	// handler makes absolute on this server.
-	PartURL(ctx context.Context, s Session, n int, ttl time.Duration) (string, error)
+	// keyID is the API key of the caller; URLs this server honours itself
+	// (LocalURLs) carry it, so they stop working with the key.
+	PartURL(ctx context.Context, s Session, keyID string, n int, ttl time.Duration) (string, error)
 }
 
 // Defaults.
@@ -209,8 +211,8 @@ type PartURL struct {
 	ExpiresAt  time.Time `json:"expiresAt"`
 }
 
-// PartURLs presigns uploads of the numbered parts.
-func (s *Service) PartURLs(ctx context.Context, uid, id string, numbers []int) ([]PartURL, error) {
+// PartURLs presigns uploads of the numbered parts for the caller's key.
+func (s *Service) PartURLs(ctx context.Context, uid, keyID, id string, numbers []int) ([]PartURL, error) {
 	if len(numbers) == 0 || len(numbers) > MaxURLsPerRequest {
 		return nil, errs.Field("partNumbers", "ask for 1 to %d part numbers", MaxURLsPerRequest)
 	}
@@ -225,7 +227,7 @@ func (s *Service) PartURLs(ctx context.Context, uid, id string, numbers []int) (
 		if n < 1 || n > blob.MaxParts {
 			return nil, errs.Field("partNumbers", "part number %d is not between 1 and %d", n, blob.MaxParts)
 		}
-		u, err := s.URLs.PartURL(ctx, sess, n, ttl)
+		u, err := s.URLs.PartURL(ctx, sess, keyID, n, ttl)
 		if err != nil {
 			return nil, err
 		}
@@ -366,31 +368,35 @@ func (s *Service) claim(ctx context.Context, sess Session) (files.File, error) {
 }
 
 // LocalURLs signs URLs of the local part route,
-// PUT /api/v2/uploads/{id}/parts/{n}/?u=&expires=&sig=, with HMAC-SHA256
-// over (user, session, part, expiry) and the data directory's secret. It
-// stands in for S3's presigned UploadPart URLs.
+// PUT /api/v2/uploads/{id}/parts/{n}/?u=&k=&expires=&sig=, with HMAC-SHA256
+// over (user, key, session, part, expiry) and the data directory's secret.
+// It stands in for S3's presigned UploadPart URLs; unlike those, it stops
+// working once its user or key is no longer active (UploadSignedPart).
 type LocalURLs struct {
 	Secret []byte
 	Now    func() time.Time
 }
 
-func (l LocalURLs) sig(uid, id string, n int, exp int64) string {
+func (l LocalURLs) sig(uid, keyID, id string, n int, exp int64) string {
 	m := hmac.New(sha256.New, l.Secret)
-	fmt.Fprintf(m, "upload-part\x00%s\x00%s\x00%d\x00%d", uid, id, n, exp)
+	fmt.Fprintf(m, "upload-part\x00%s\x00%s\x00%s\x00%d\x00%d", uid, keyID, id, n, exp)
 	return hex.EncodeToString(m.Sum(nil))
 }
 
 // PartURL implements PartURLs.
-func (l LocalURLs) PartURL(_ context.Context, s Session, n int, ttl time.Duration) (string, error) {
+func (l LocalURLs) PartURL(_ context.Context, s Session, keyID string, n int, ttl time.Duration) (string, error) {
+	if keyID == "" {
+		return "", fmt.Errorf("part URL for upload %s: no issuing key", s.ID)
+	}
 	exp := l.Now().Add(ttl).Unix()
-	q := url.Values{"u": {s.OwnerID}, "expires": {strconv.FormatInt(exp, 10)}, "sig": {l.sig(s.OwnerID, s.ID, n, exp)}}
+	q := url.Values{"u": {s.OwnerID}, "k": {keyID}, "expires": {strconv.FormatInt(exp, 10)}, "sig": {l.sig(s.OwnerID, keyID, s.ID, n, exp)}}
 	return "/api/v2/uploads/" + url.PathEscape(s.ID) + "/parts/" + strconv.Itoa(n) + "/?" + q.Encode(), nil
 }
 
 // Verify checks a local part URL's signature and expiry.
-func (l LocalURLs) Verify(uid, id string, n int, expires, sig string) error {
+func (l LocalURLs) Verify(uid, keyID, id string, n int, expires, sig string) error {
 	exp, err := strconv.ParseInt(expires, 10, 64)
-	if err != nil || uid == "" || !hmac.Equal([]byte(sig), []byte(l.sig(uid, id, n, exp))) {
+	if err != nil || uid == "" || keyID == "" || !hmac.Equal([]byte(sig), []byte(l.sig(uid, keyID, id, n, exp))) {
 		return errs.E(errs.Forbidden, "The part URL's signature does not match.")
 	}
 	if l.Now().Unix() >= exp {
@@ -404,14 +410,28 @@ type S3URLs struct {
 	Presigner blob.PartPresigner
 }
 
-// PartURL implements PartURLs.
-func (p S3URLs) PartURL(ctx context.Context, s Session, n int, ttl time.Duration) (string, error) {
+// PartURL implements PartURLs. S3 honours the URL until it expires,
+// whatever becomes of the key.
+func (p S3URLs) PartURL(ctx context.Context, s Session, _ string, n int, ttl time.Duration) (string, error) {
 	return p.Presigner.PresignPart(ctx, s.Key, s.UploadID, n, ttl)
 }
 
-// UploadSignedPart stores one part sent to a local part URL, streaming it.
-func (s *Service) UploadSignedPart(ctx context.Context, l LocalURLs, uid, id string, n int, expires, sig string, body io.Reader) (blob.Part, error) {
-	if err := l.Verify(uid, id, n, expires, sig); err != nil {
+// KeyChecker confirms that a user and the key a part URL was issued with
+// are still active (accounts.Service.CheckKey).
+type KeyChecker interface {
+	CheckKey(ctx context.Context, userID, keyID string) error
+}
+
+// UploadSignedPart stores one part sent to a local part URL, streaming it,
+// once the URL's signature, expiry, user and key check out.
+func (s *Service) UploadSignedPart(ctx context.Context, l LocalURLs, keys KeyChecker, uid, keyID, id string, n int, expires, sig string, body io.Reader) (blob.Part, error) {
+	if err := l.Verify(uid, keyID, id, n, expires, sig); err != nil {
+		return blob.Part{}, err
+	}
+	if keys == nil {
+		return blob.Part{}, errs.E(errs.Unavailable, "part URLs cannot be checked on this server")
+	}
+	if err := keys.CheckKey(ctx, uid, keyID); err != nil {
 		return blob.Part{}, err
 	}
 	sess, err := s.pending(ctx, uid, id)

@@ -68,7 +68,7 @@ func TestSessionsAreTheOwners(t *testing.T) {
 		if _, err := svc.Get(ctx, bob.UserID, s.ID); !errs.Is(err, errs.NotFound) {
 			t.Fatalf("bob reads alice's session: %v", err)
 		}
-		if _, err := svc.PartURLs(ctx, bob.UserID, s.ID, []int{1}); !errs.Is(err, errs.NotFound) {
+		if _, err := svc.PartURLs(ctx, bob.UserID, "keyB01", s.ID, []int{1}); !errs.Is(err, errs.NotFound) {
 			t.Fatalf("bob presigns alice's parts: %v", err)
 		}
 		if _, err := svc.Complete(ctx, bob.UserID, s.ID, nil); !errs.Is(err, errs.NotFound) {
@@ -79,20 +79,28 @@ func TestSessionsAreTheOwners(t *testing.T) {
 		}
 		// A signed part URL names its user: bob cannot reuse alice's.
 		l := uploads.LocalURLs{Secret: []byte("k"), Now: time.Now}
-		u, _ := l.PartURL(ctx, s, 1, time.Minute)
+		u, _ := l.PartURL(ctx, s, "keyA01", 1, time.Minute)
 		q, _ := url.ParseQuery(u[strings.Index(u, "?")+1:])
 		sig, exp := q.Get("sig"), q.Get("expires")
-		if q.Get("u") != alice.UserID {
+		if q.Get("u") != alice.UserID || q.Get("k") != "keyA01" {
 			t.Fatalf("part URL %s", u)
 		}
-		if _, err := svc.UploadSignedPart(ctx, l, bob.UserID, s.ID, 1, exp, sig, strings.NewReader("x")); !errs.Is(err, errs.Forbidden) {
+		keys := &fakeKeys{}
+		if _, err := svc.UploadSignedPart(ctx, l, keys, bob.UserID, "keyA01", s.ID, 1, exp, sig, strings.NewReader("x")); !errs.Is(err, errs.Forbidden) {
 			t.Fatalf("signature for alice accepted for bob: %v", err)
 		}
-		if _, err := svc.UploadSignedPart(ctx, l, alice.UserID, s.ID, 2, exp, sig, strings.NewReader("x")); !errs.Is(err, errs.Forbidden) {
+		if _, err := svc.UploadSignedPart(ctx, l, keys, alice.UserID, "keyB01", s.ID, 1, exp, sig, strings.NewReader("x")); !errs.Is(err, errs.Forbidden) {
+			t.Fatalf("signature for alice's key accepted for another key: %v", err)
+		}
+		if _, err := svc.UploadSignedPart(ctx, l, keys, alice.UserID, "keyA01", s.ID, 2, exp, sig, strings.NewReader("x")); !errs.Is(err, errs.Forbidden) {
 			t.Fatalf("signature for part 1 accepted for part 2: %v", err)
 		}
-		if _, err := svc.UploadSignedPart(ctx, l, alice.UserID, s.ID, 1, exp, sig, strings.NewReader("x")); err != nil {
-			t.Fatalf("genuine part URL: %v", err)
+		if _, err := svc.UploadSignedPart(ctx, l, keys, alice.UserID, "keyA01", s.ID, 1, exp, sig, strings.NewReader("x")); err != nil || keys.checked != alice.UserID+"/keyA01" {
+			t.Fatalf("genuine part URL: %v (checked %q)", err, keys.checked)
+		}
+		keys.err = errs.E(errs.Forbidden, "revoked")
+		if _, err := svc.UploadSignedPart(ctx, l, keys, alice.UserID, "keyA01", s.ID, 1, exp, sig, strings.NewReader("x")); !errs.Is(err, errs.Forbidden) {
+			t.Fatalf("part URL of a revoked key: %v", err)
 		}
 		for _, bad := range []uploads.StartRequest{{Owner: alice, Name: "../x"}, {Owner: alice, Name: "x", Size: -1}, {Owner: alice, Name: "x", TypeID: 6}} {
 			if _, err := svc.Start(ctx, bad); !errs.Is(err, errs.Invalid) {
@@ -179,4 +187,14 @@ func TestAbortAndExpiry(t *testing.T) {
 			t.Fatalf("expired session: %v", err)
 		}
 	})
+}
+
+type fakeKeys struct {
+	checked string
+	err     error
+}
+
+func (f *fakeKeys) CheckKey(_ context.Context, uid, keyID string) error {
+	f.checked = uid + "/" + keyID
+	return f.err
 }

@@ -103,6 +103,29 @@ func TestHardening(t *testing.T) {
 			t.Errorf("upload part: %d %s", st, body)
 		}
 	})
+	t.Run("grants and part URLs end with their key", func(t *testing.T) {
+		k := do(t, "POST", s.URL+"/api/v2/users/me/api-keys/", testKey, nil).JSON(t)
+		second := k["key"].(string)
+		g := do(t, "POST", s.URL+"/api/credentials/", second, nil).JSON(t)
+		direct := g["directUrl"].(string) + g["storageDir"].(string) + "/revoked.txt?grant=" + g["sessionToken"].(string)
+		up := do(t, "POST", s.URL+"/api/v2/uploads/", second, strings.NewReader(`{"name": "revoked.bin", "size": 3}`)).JSON(t)
+		part := at(t, do(t, "POST", s.URL+"/api/v2/uploads/"+up["id"].(string)+"/parts/", second, strings.NewReader(`{"partNumbers": [1]}`)).JSON(t), "parts", 0, "url").(string)
+		if st, _ := putURL(t, direct, []byte("ok")); st != 200 {
+			t.Fatalf("grant before revocation: %d", st)
+		}
+		if r := do(t, "DELETE", s.URL+"/api/v2/users/me/api-keys/"+k["id"].(string)+"/", testKey, nil); r.Status != 204 {
+			t.Fatalf("delete key: %d %s", r.Status, r.Body)
+		}
+		if st, _ := putURL(t, direct, []byte("no")); st != 403 {
+			t.Errorf("grant PUT after its key was deleted: %d", st)
+		}
+		if r := do(t, "GET", direct, "", nil); r.Status != 403 {
+			t.Errorf("grant GET after its key was deleted: %d", r.Status)
+		}
+		if st, _ := putURL(t, part, []byte("abc")); st != 403 {
+			t.Errorf("part URL after its key was deleted: %d", st)
+		}
+	})
 	t.Run("echoed values are clipped", func(t *testing.T) {
 		long := strings.Repeat("p", 30000) // the request line must fit the 64 KiB header limit
 		r := do(t, "GET", s.URL+"/api/v2/jobs/?page="+long, testKey, nil)
