@@ -197,13 +197,36 @@ func (h *Handler) Created(ctx context.Context, ev Event) (files.File, error) {
 			return files.File{}, nil
 		}
 		if f.IsUploaded {
-			if ev.Size > 0 && ev.Size != f.Size && attempt == 1 {
-				// Keys are never reused by the platform, so this is an
-				// overwrite through storage credentials; the record keeps
-				// describing the upload it registered.
-				h.log().WarnContext(ctx, "uploaded file's object changed size", "file", f.ID, "key", ev.Key, "recorded", f.Size, "event", ev.Size)
+			// Keys are never reused by the platform, so an object of another
+			// size is an overwrite through storage credentials (S3; the
+			// local storage route refuses them): the record is re-hashed so
+			// that it describes what downloads now serve. A repeated event,
+			// or one without a size (the complete endpoint's), changes
+			// nothing.
+			if ev.Size <= 0 || ev.Size == f.Size {
+				return f, nil
 			}
-			return f, nil
+			if sum == nil {
+				if sum, err = h.hash(ctx, ev.Key); errs.Is(err, errs.NotFound) {
+					return f, nil
+				} else if err != nil {
+					return files.File{}, err
+				}
+			}
+			if sum.size == f.Size && sum.md5 == f.MD5 {
+				return f, nil
+			}
+			prev := f.Size
+			f.Size, f.MD5, f.SHA512 = sum.size, sum.md5, sum.sha512
+			out, err := h.Repo.Rehashed(ctx, f, prev)
+			if errs.Is(err, errs.Conflict) && attempt < maxAttempts {
+				continue
+			}
+			if err != nil {
+				return files.File{}, fmt.Errorf("re-register overwritten %q: %w", ev.Key, err)
+			}
+			h.log().WarnContext(ctx, "uploaded file's object was overwritten; re-registered", "file", f.ID, "key", ev.Key, "was", prev, "size", out.Size)
+			return out, nil
 		}
 		if sum == nil {
 			sum, err = h.hash(ctx, ev.Key)

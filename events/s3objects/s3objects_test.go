@@ -407,3 +407,45 @@ func TestRegistersCredentialUploads(t *testing.T) {
 		}
 	})
 }
+
+// An uploaded object overwritten through storage credentials (possible in
+// S3) is re-hashed, so the record and usage describe the bytes downloads
+// serve.
+func TestOverwriteReregisters(t *testing.T) {
+	engines(t, func(t *testing.T, e env) {
+		ctx := t.Context()
+		h := &s3objects.Handler{Repo: e.repo, Bucket: e.bucket, Owners: owners{"alice1": "alice@example.com"}}
+		key := "user/user_alice1/SGE/input.dat"
+		created := func(data []byte) files.File {
+			t.Helper()
+			put(t, e.bucket, key, data)
+			if err := h.Handle(ctx, s3objects.Event{Kind: s3objects.Created, Name: "ObjectCreated:Put", Key: key, Size: int64(len(data))}); err != nil {
+				t.Fatal(err)
+			}
+			f, err := e.repo.ByKey(ctx, key)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return f
+		}
+		first := created([]byte("short"))
+		longer := []byte("a longer body than before")
+		f := created(longer)
+		m, s := sums(longer)
+		if f.ID != first.ID || f.Size != int64(len(longer)) || f.MD5 != m || f.SHA512 != s {
+			t.Fatalf("after overwrite: %+v", f)
+		}
+		if u, _ := e.repo.Usage(ctx, "alice1"); u != int64(len(longer)) {
+			t.Fatalf("usage %d, want %d", u, len(longer))
+		}
+		// A repeated delivery, or an event without a size, changes nothing.
+		for _, size := range []int64{int64(len(longer)), 0} {
+			if err := h.Handle(ctx, s3objects.Event{Kind: s3objects.Created, Name: "ObjectCreated:Put", Key: key, Size: size}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if again, _ := e.repo.ByKey(ctx, key); again.Version != f.Version {
+			t.Fatalf("replay rewrote the record: version %d → %d", f.Version, again.Version)
+		}
+	})
+}

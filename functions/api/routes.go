@@ -95,6 +95,9 @@ func LocalRoutes(d Deps) []httpapi.Route {
 	direct := fcredentials.Direct{Grants: d.Grants}
 	if d.Files != nil {
 		direct.Bucket = d.Files.Bucket
+		if d.Files.Repo != nil {
+			direct.Records = d.Files.Repo
+		}
 	}
 	// A grant or part URL stops working with its user or issuing key.
 	if d.Accounts != nil {

@@ -5,6 +5,7 @@
 package credentials
 
 import (
+	"context"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/openrescale/platform/shared/blob"
 	"github.com/openrescale/platform/shared/errs"
+	"github.com/openrescale/platform/shared/files"
 	"github.com/openrescale/platform/shared/httpapi"
 	"github.com/openrescale/platform/shared/storagecreds"
 )
@@ -91,6 +93,12 @@ type Direct struct {
 	Bucket blob.Bucket
 	// Keys refuses grants whose user or issuing key is no longer active.
 	Keys storagecreds.KeyChecker
+	// Records finds the file record of a key (files.Repo): an object that
+	// is a file's bytes is not overwritten, or the record would describe
+	// other bytes than downloads serve.
+	Records interface {
+		ByKey(ctx context.Context, key string) (files.File, error)
+	}
 }
 
 func (d Direct) authorize(r *http.Request) (string, error) {
@@ -121,6 +129,15 @@ func (d Direct) Put(w http.ResponseWriter, r *http.Request) error {
 	key, err := d.authorize(r)
 	if err != nil {
 		return err
+	}
+	if d.Records != nil {
+		f, err := d.Records.ByKey(r.Context(), key)
+		if err == nil {
+			return errs.E(errs.Conflict, "%q holds the bytes of file %s; write to a new path, or delete the file first", errs.Clip(key), f.ID)
+		}
+		if !errs.Is(err, errs.NotFound) {
+			return err
+		}
 	}
 	a, err := d.Bucket.Put(r.Context(), key, r.Body, r.Header.Get("Content-Type"))
 	if err != nil {

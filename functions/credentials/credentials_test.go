@@ -13,6 +13,7 @@ import (
 	"github.com/openrescale/platform/functions/credentials"
 	"github.com/openrescale/platform/shared/blob/fileblob"
 	"github.com/openrescale/platform/shared/errs"
+	"github.com/openrescale/platform/shared/files"
 	"github.com/openrescale/platform/shared/httpapi"
 	"github.com/openrescale/platform/shared/storagecreds"
 )
@@ -38,7 +39,7 @@ func TestIssueAndUseLocalGrant(t *testing.T) {
 	grants := &storagecreds.Local{Secret: []byte("s3cr3t-s3cr3t-s3cr3t-s3cr3t-s3cr"), Now: time.Now}
 	h := credentials.Handlers{Issuer: grants}
 	keys := &revocable{}
-	d := credentials.Direct{Grants: grants, Bucket: b, Keys: keys}
+	d := credentials.Direct{Grants: grants, Bucket: b, Keys: keys, Records: records{"user/user_alice1/registered.dat": "file01"}}
 	srv, err := httpapi.NewHandler([]httpapi.Route{
 		{Name: "c1", Method: "POST", Path: "/api/credentials/", Handler: h.Create},
 		{Name: "c2", Method: "POST", Path: "/api/v2/credentials/", Handler: h.Create},
@@ -87,6 +88,10 @@ func TestIssueAndUseLocalGrant(t *testing.T) {
 	if rec := call("PUT", "/api/v2/storage/user/user_alice1/x", "", "x"); rec.Code != 401 {
 		t.Fatalf("no grant: %d %s", rec.Code, rec.Body)
 	}
+	// A file's bytes are not overwritten behind its record.
+	if rec := call("PUT", "/api/v2/storage/user/user_alice1/registered.dat?grant="+tok, "", "new"); rec.Code != 409 || !strings.Contains(rec.Body.String(), "file01") {
+		t.Fatalf("overwrite of a registered object: %d %s", rec.Code, rec.Body)
+	}
 	// The grant names alice's key, and stops working with it.
 	if keys.checked != "alice1/k1" {
 		t.Fatalf("checked %q, want alice1/k1", keys.checked)
@@ -126,4 +131,13 @@ type revocable struct {
 func (r *revocable) CheckKey(_ context.Context, uid, keyID string) error {
 	r.checked = uid + "/" + keyID
 	return r.err
+}
+
+type records map[string]string
+
+func (r records) ByKey(_ context.Context, key string) (files.File, error) {
+	if id, ok := r[key]; ok {
+		return files.File{ID: id, Key: key}, nil
+	}
+	return files.File{}, errs.E(errs.NotFound, "no record")
 }

@@ -39,6 +39,16 @@ func (h Handlers) Download(w http.ResponseWriter, r *http.Request) error {
 			return nil
 		}
 	}
+	// The record's size is the Content-Length; an object overwritten
+	// behind the record's back (storage credentials in AWS) must not be
+	// served under it until the storage event has re-registered it.
+	a, err := h.Files.Bucket.Stat(r.Context(), f.Key)
+	if err != nil {
+		return err
+	}
+	if a.Size != f.Size {
+		return errs.E(errs.Conflict, "file %s changed in storage after it was uploaded (%d bytes recorded, %d stored) and is being registered again; retry shortly", f.ID, f.Size, a.Size)
+	}
 	hd := w.Header()
 	hd.Set("Content-Type", downloadType(f))
 	hd.Set("Content-Disposition", contentDisposition(f.Name))

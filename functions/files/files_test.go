@@ -330,6 +330,28 @@ func TestDownload(t *testing.T) {
 	})
 }
 
+// An object overwritten behind its record (storage credentials in AWS) is
+// never served under the record's length.
+func TestDownloadOfOverwrittenObject(t *testing.T) {
+	each(t, func(t *testing.T, e *env) {
+		f := e.upload(t, aliceToken, "a.dat", strings.Repeat("x", 100))
+		rec, err := e.svc.Repo.Get(t.Context(), "alice1", f["id"].(string))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := e.bucket.Put(t.Context(), rec.Key, strings.NewReader("shorter"), ""); err != nil {
+			t.Fatal(err)
+		}
+		url := "/api/v2/files/" + rec.ID + "/contents/"
+		for _, m := range []string{"GET", "HEAD"} {
+			r := e.do(t, m, url, aliceToken, nil)
+			if r.Code != 409 || r.Header().Get("Content-Length") == "100" {
+				t.Errorf("%s: %d, Content-Length %q", m, r.Code, r.Header().Get("Content-Length"))
+			}
+		}
+	})
+}
+
 func TestLines(t *testing.T) {
 	each(t, func(t *testing.T, e *env) {
 		text := "This is line 1.\nThis is line 2.\nThis is line 3.\nThis is line 4.\nThis is line 5.\n"

@@ -230,6 +230,25 @@ func (r *Repo) MarkUploaded(ctx context.Context, f File) (File, error) {
 	return f, nil
 }
 
+// Rehashed records new size and hashes of an uploaded file whose object was
+// overwritten (through storage credentials), moving the owner's usage by
+// the change from prevSize, in one transaction.
+func (r *Repo) Rehashed(ctx context.Context, f File, prevSize int64) (File, error) {
+	if !f.IsUploaded {
+		return File{}, fmt.Errorf("rehash file %s: not uploaded", f.ID)
+	}
+	it, err := r.item(f)
+	if err != nil {
+		return File{}, err
+	}
+	ops := []store.Op{{Kind: store.OpPut, Item: it, Cond: store.Cond{IfVersion: f.Version}}}
+	if err := r.transactWithUsage(ctx, f.OwnerID, f.Size-prevSize, ops); err != nil {
+		return File{}, fmt.Errorf("rehash file %s: %w", f.ID, err)
+	}
+	f.Version++
+	return f, nil
+}
+
 // Delete removes the record (at f.Version) and its key reference and gives
 // the bytes back to the owner's usage.
 func (r *Repo) Delete(ctx context.Context, f File) error {

@@ -126,6 +126,41 @@ func TestHardening(t *testing.T) {
 			t.Errorf("part URL after its key was deleted: %d", st)
 		}
 	})
+	t.Run("registered objects are not overwritten through grants", func(t *testing.T) {
+		g := do(t, "POST", s.URL+"/api/credentials/", testKey, nil).JSON(t)
+		direct := func(rel string) string {
+			return g["directUrl"].(string) + g["storageDir"].(string) + "/" + rel + "?grant=" + g["sessionToken"].(string)
+		}
+		if st, _ := putURL(t, direct("over/write.txt"), []byte("first version\n")); st != 200 {
+			t.Fatalf("first PUT: %d", st)
+		}
+		var reg map[string]any
+		for i := 0; i < 100 && reg == nil; i++ {
+			if l := do(t, "GET", s.URL+"/api/v2/files/?search=write.txt", testKey, nil).JSON(t); l["count"].(float64) == 1 {
+				reg = at(t, l, "results", 0).(map[string]any)
+			} else {
+				time.Sleep(50 * time.Millisecond)
+			}
+		}
+		if reg == nil {
+			t.Fatal("direct upload not registered")
+		}
+		if st, _ := putURL(t, direct("over/write.txt"), []byte("v2")); st != 409 {
+			t.Errorf("overwrite of a registered object: %d", st)
+		}
+		// An API upload's object is a registered object too.
+		api := do(t, "GET", s.URL+"/api/v2/files/"+file+"/", testKey, nil).JSON(t)
+		key := strings.TrimPrefix(api["path"].(string), g["storageDir"].(string)+"/")
+		if st, _ := putURL(t, direct(key), []byte("replaced")); st != 409 {
+			t.Errorf("overwrite of an API upload's object %s: %d", key, st)
+		}
+		for id, want := range map[string]string{reg["id"].(string): "first version\n", file: "a\nb\n"} {
+			r := do(t, "GET", s.URL+"/api/v2/files/"+id+"/contents/", testKey, nil)
+			if r.Status != 200 || string(r.Body) != want || r.Header.Get("Content-Length") != fmt.Sprint(len(want)) {
+				t.Errorf("download %s: %d %q (Content-Length %s)", id, r.Status, r.Body, r.Header.Get("Content-Length"))
+			}
+		}
+	})
 	t.Run("echoed values are clipped", func(t *testing.T) {
 		long := strings.Repeat("p", 30000) // the request line must fit the 64 KiB header limit
 		r := do(t, "GET", s.URL+"/api/v2/jobs/?page="+long, testKey, nil)
