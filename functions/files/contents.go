@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -201,21 +202,26 @@ func (s *blobSeeker) Close() error {
 	return err
 }
 
-// Lines paging: a page of lines, like a page of records.
+// Lines paging: a page of lines, like a page of records, bounded in bytes
+// so that no request holds (or sends) more than a few MiB whatever the file.
 const (
 	defaultLinePage = 1000
 	maxLinePage     = 10000
-	// maxLine splits longer lines into pieces, so one page stays bounded
-	// even for a file without newlines; joining the pieces gives the file
-	// back.
-	maxLine = 64 << 10
+	// maxLine cuts a longer line (on a UTF-8 boundary); the page's
+	// "truncated" lists it. A line still counts as one line however long.
+	maxLine = 16 << 10
+	// maxLinePageBytes is the line text one page sends: once it is spent,
+	// the page's remaining lines come cut (to "" at worst) and are listed
+	// as truncated too, so page numbers still count whole lines.
+	maxLinePageBytes = 4 << 20
 	// sniffSize is how much of the start decides text or binary.
 	sniffSize = 8 << 10
 )
 
-// Lines is GET /api/v2/files/{id}/lines/: {"lines": [...]} with each line's
-// "\n", page_size lines per page (?page from 1), and "next" when more
-// follow. The file is scanned as a stream, never loaded.
+// Lines is GET /api/v2/files/{id}/lines/: {"lines": [...]} as the spec
+// shows, plus "truncated" (indices of cut lines, when any) and "next". The
+// file is read as a stream and the page is written as it is read, so memory
+// stays at a buffer's worth whatever the page size or line length.
 func (h Handlers) Lines(w http.ResponseWriter, r *http.Request) error {
 	_, f, err := h.lookup(r)
 	if err != nil {
@@ -233,7 +239,7 @@ func (h Handlers) Lines(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	defer rc.Close()
-	br := bufio.NewReaderSize(rc, maxLine)
+	br := bufio.NewReaderSize(rc, 64<<10)
 	head, err := br.Peek(sniffSize)
 	if err != nil && !errors.Is(err, io.EOF) {
 		return err
@@ -241,83 +247,106 @@ func (h Handlers) Lines(w http.ResponseWriter, r *http.Request) error {
 	if binary(head, len(head) == sniffSize) {
 		return errs.E(errs.Invalid, "file %s is not a plain text file; download it from its downloadUrl", f.ID)
 	}
-	lr := &lineReader{br: br}
-	skip := int64(page-1) * int64(size)
+	buf := make([]byte, 0, maxLine)
+	skip := int64(page-1) * int64(size) // ParsePageSizes keeps this far from overflow
 	for i := int64(0); i < skip; i++ {
-		if _, err := lr.next(); err != nil {
+		if _, _, err := readLine(br, buf, 0); err != nil {
 			if errors.Is(err, io.EOF) {
 				return errs.E(errs.NotFound, "Invalid page.")
 			}
 			return err
 		}
 	}
-	var lines []string
-	more := false
-	for len(lines) < size {
-		line, err := lr.next()
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			return err
-		}
-		lines = append(lines, line)
-	}
-	if len(lines) == size {
-		more = lr.more()
-	}
-	if page > 1 && len(lines) == 0 {
+	budget := maxLinePageBytes
+	line, cut, err := readLine(br, buf, min(maxLine, budget))
+	if errors.Is(err, io.EOF) && page > 1 {
 		return errs.E(errs.NotFound, "Invalid page.")
 	}
-	body := struct {
-		Lines []string `json:"lines"`
-		Next  *string  `json:"next,omitempty"`
-	}{Lines: nonNil(lines)}
-	if more {
-		u := h.Base.PageURL(r, page+1)
-		body.Next = &u
+	if err != nil && !errors.Is(err, io.EOF) {
+		return err
 	}
-	httpapi.WriteJSON(w, http.StatusOK, body)
-	return nil
-}
 
-// lineReader yields lines with their "\n"; a line longer than maxLine
-// comes in pieces cut on UTF-8 boundaries.
-type lineReader struct {
-	br    *bufio.Reader
-	carry []byte // the start of a rune cut off the previous piece
-}
-
-// next returns the next line or piece; io.EOF when nothing is left.
-func (l *lineReader) next() (string, error) {
-	b, err := l.br.ReadSlice('\n')
-	if len(l.carry) > 0 {
-		b = append(l.carry, b...)
-		l.carry = nil
-	}
-	switch {
-	case err == nil:
-		return string(b), nil
-	case errors.Is(err, io.EOF):
-		if len(b) > 0 {
-			return string(b), nil
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(http.StatusOK)
+	out := bufio.NewWriterSize(w, 32<<10)
+	out.WriteString(`{"lines":[`)
+	var truncated []int
+	n := 0 // lines written
+	for err == nil {
+		if n > 0 {
+			out.WriteByte(',')
 		}
-		return "", io.EOF
-	case errors.Is(err, bufio.ErrBufferFull):
-		cut := runeCut(b)
-		l.carry = append([]byte(nil), b[cut:]...)
-		return string(b[:cut]), nil
+		writeJSONString(out, line)
+		if cut {
+			truncated = append(truncated, n)
+		}
+		n++
+		budget -= len(line)
+		if n == size {
+			break
+		}
+		line, cut, err = readLine(br, buf, min(maxLine, budget))
 	}
-	return "", err
+	if err != nil && !errors.Is(err, io.EOF) {
+		// The status is sent: end the response broken rather than let a
+		// short page look complete.
+		panic(http.ErrAbortHandler)
+	}
+	out.WriteByte(']')
+	if len(truncated) > 0 {
+		out.WriteString(`,"truncated":`)
+		b, _ := json.Marshal(truncated)
+		out.Write(b)
+	}
+	if n == size {
+		if _, perr := br.Peek(1); perr == nil {
+			out.WriteString(`,"next":`)
+			writeJSONString(out, []byte(h.Base.PageURL(r, page+1)))
+		}
+	}
+	out.WriteString("}\n")
+	return out.Flush()
 }
 
-// more reports whether anything is left to read.
-func (l *lineReader) more() bool {
-	if len(l.carry) > 0 {
-		return true
+// writeJSONString writes b as a JSON string, without the HTML escaping
+// encoding/json does by default (as httpapi.WriteJSON renders).
+func writeJSONString(w *bufio.Writer, b []byte) {
+	var sb bytes.Buffer
+	enc := json.NewEncoder(&sb)
+	enc.SetEscapeHTML(false)
+	_ = enc.Encode(string(b))
+	w.Write(bytes.TrimSuffix(sb.Bytes(), []byte("\n")))
+}
+
+// readLine reads one line, with its "\n", keeping at most limit bytes of it
+// in dst's storage (cut on a UTF-8 boundary; cut reports that anything was
+// dropped). The rest of a long line is read through, not kept. io.EOF only
+// when nothing is left.
+func readLine(br *bufio.Reader, dst []byte, limit int) (line []byte, cut bool, err error) {
+	dst = dst[:0]
+	read := false
+	for {
+		frag, err := br.ReadSlice('\n')
+		read = read || len(frag) > 0
+		if room := limit - len(dst); room > 0 {
+			take := min(room, len(frag))
+			dst = append(dst, frag[:take]...)
+			cut = cut || take < len(frag)
+		} else if len(frag) > 0 {
+			cut = true
+		}
+		switch {
+		case err == nil, errors.Is(err, io.EOF) && read:
+			if cut {
+				dst = dst[:runeCut(dst)]
+			}
+			return dst, cut, nil
+		case errors.Is(err, bufio.ErrBufferFull):
+			continue
+		default:
+			return nil, false, err
+		}
 	}
-	_, err := l.br.Peek(1)
-	return err == nil
 }
 
 // runeCut is the length of b without a multi-byte rune cut short at its end.

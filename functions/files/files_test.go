@@ -17,6 +17,7 @@ import (
 	"regexp"
 	"slices"
 	"strconv"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -380,22 +381,19 @@ func TestLines(t *testing.T) {
 			t.Fatalf("last line without newline: %s", r.Body)
 		}
 
-		// A line longer than the piece size comes back in pieces that
-		// join to the original, none cutting a rune.
+		// A line longer than maxLine is cut on a rune boundary and marked;
+		// it still counts as one line.
 		long := strings.Repeat("é", 50000) + "\n" + "tail\n"
 		lid := e.upload(t, aliceToken, "long.txt", long)["id"].(string)
-		lr := e.do(t, "GET", "/api/v2/files/"+lid+"/lines/", aliceToken, nil)
-		var joined strings.Builder
-		pieces := lr.JSON(t)["lines"].([]any)
-		for _, p := range pieces {
-			s := p.(string)
-			if strings.ContainsRune(s, '\uFFFD') {
-				t.Fatal("a piece cuts a rune")
-			}
-			joined.WriteString(s)
+		lr := e.do(t, "GET", "/api/v2/files/"+lid+"/lines/", aliceToken, nil).JSON(t)
+		lines := lr["lines"].([]any)
+		first := lines[0].(string)
+		if len(lines) != 2 || lines[1] != "tail\n" || len(first) > 16<<10 || len(first) < 16<<10-1 || !strings.HasPrefix(long, first) ||
+			strings.ContainsRune(first, '\uFFFD') || fmt.Sprint(lr["truncated"]) != "[0]" {
+			t.Fatalf("long line: %d lines, first %d bytes, truncated %v", len(lines), len(first), lr["truncated"])
 		}
-		if joined.String() != long || len(pieces) < 3 {
-			t.Fatalf("%d pieces do not join to the file", len(pieces))
+		if _, ok := all.JSON(t)["truncated"]; ok {
+			t.Fatal("truncated listed for a page without cut lines")
 		}
 
 		bin := e.upload(t, aliceToken, "data.bin", "PK\x03\x04\x00\x00binary")["id"].(string)
@@ -409,6 +407,57 @@ func TestLines(t *testing.T) {
 		}
 		if r := e.do(t, "GET", "/api/v2/files/"+id+"/lines/", bobToken, nil); r.Code != 404 {
 			t.Fatalf("bob reads alice's lines: %d", r.Code)
+		}
+	})
+}
+
+// A page is bounded in bytes and streamed: a large file without newlines
+// (the probe's 300 MB, scaled down) asked for with the largest page_size
+// neither grows the server's memory nor its response past the page cap.
+func TestLinesBoundedMemory(t *testing.T) {
+	each(t, func(t *testing.T, e *env) {
+		const size = 48 << 20
+		var body strings.Builder
+		body.Grow(size)
+		for body.Len() < size {
+			body.WriteString("0123456789abcdef")
+		}
+		f, err := e.svc.Upload(t.Context(), files.UploadRequest{Owner: files.Owner{UserID: "alice1", Email: "alice@example.com"}, Name: "one.log", Body: strings.NewReader(body.String())})
+		if err != nil {
+			t.Fatal(err)
+		}
+		body.Reset()
+		var before, after runtime.MemStats
+		runtime.GC()
+		runtime.ReadMemStats(&before)
+		r := e.do(t, "GET", "/api/v2/files/"+f.ID+"/lines/?page_size=10000", aliceToken, nil)
+		runtime.ReadMemStats(&after)
+		if r.Code != 200 || r.Body.Len() > 64<<10 {
+			t.Fatalf("%d, %d-byte response", r.Code, r.Body.Len())
+		}
+		// The response recorder holds the body; everything else the request
+		// allocated is buffers.
+		if alloc := after.TotalAlloc - before.TotalAlloc; alloc > 8<<20 {
+			t.Errorf("one page of a %d MiB line allocated %d MiB", size>>20, alloc>>20)
+		}
+
+		// Many short lines: the page's byte budget cuts the lines past it.
+		var many strings.Builder
+		line := strings.Repeat("x", 1023) + "\n"
+		for range 5000 {
+			many.WriteString(line)
+		}
+		f, err = e.svc.Upload(t.Context(), files.UploadRequest{Owner: files.Owner{UserID: "alice1", Email: "alice@example.com"}, Name: "many.log", Body: strings.NewReader(many.String())})
+		if err != nil {
+			t.Fatal(err)
+		}
+		page := e.do(t, "GET", "/api/v2/files/"+f.ID+"/lines/?page_size=10000", aliceToken, nil).JSON(t)
+		lines, cut := page["lines"].([]any), page["truncated"].([]any)
+		if len(lines) != 5000 || page["next"] != nil {
+			t.Fatalf("%d lines, next %v", len(lines), page["next"])
+		}
+		if len(cut) == 0 || cut[0].(float64) != 4096 || lines[4095] != line || lines[4096] != "" || lines[4999] != "" {
+			t.Fatalf("page budget: first cut line %v of %d, line 4096 %q", cut[0], len(cut), lines[4096])
 		}
 	})
 }

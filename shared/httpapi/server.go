@@ -147,6 +147,13 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	sw := &statusWriter{ResponseWriter: w}
 	defer func() {
 		if p := recover(); p != nil {
+			if p == http.ErrAbortHandler {
+				// A handler ending a response it has started, on purpose:
+				// net/http breaks the connection so the client cannot take
+				// a partial body for a whole one.
+				h.cfg.Log.WarnContext(r.Context(), "response aborted", "method", r.Method, "path", r.URL.Path, "status", sw.status, "bytes", sw.n)
+				panic(p)
+			}
 			h.cfg.Log.ErrorContext(r.Context(), "panic", "method", r.Method, "path", r.URL.Path, "panic", p, "stack", string(debug.Stack()))
 			if !sw.wrote {
 				Error(sw, r, nil, errs.E(errs.Internal, "panic"))

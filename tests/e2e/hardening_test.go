@@ -6,10 +6,30 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"os"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
+
+// memKB reads one "<field> <n> kB" line of /proc/<pid>/status.
+func memKB(t *testing.T, status, field string) int {
+	t.Helper()
+	b, err := os.ReadFile(status)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range strings.Split(string(b), "\n") {
+		if rest, ok := strings.CutPrefix(l, field); ok {
+			var n int
+			fmt.Sscan(rest, &n)
+			return n
+		}
+	}
+	t.Fatalf("%s: no %s", status, field)
+	return 0
+}
 
 // shortPut sends a PUT whose body stops after a few of the bytes its
 // Content-Length promises, then half-closes, and returns the status.
@@ -159,6 +179,30 @@ func TestHardening(t *testing.T) {
 			if r.Status != 200 || string(r.Body) != want || r.Header.Get("Content-Length") != fmt.Sprint(len(want)) {
 				t.Errorf("download %s: %d %q (Content-Length %s)", id, r.Status, r.Body, r.Header.Get("Content-Length"))
 			}
+		}
+	})
+	t.Run("lines pages keep memory flat", func(t *testing.T) {
+		status := fmt.Sprintf("/proc/%d/status", s.cmd.Process.Pid)
+		if _, err := os.Stat(status); err != nil {
+			t.Skip("no /proc: RSS cannot be read here")
+		}
+		const size = 64 << 20
+		big := uploadInto(t, s, testKey, "", "no-newlines.log", strings.Repeat("0123456789abcdef", size/16)).JSON(t)["id"].(string)
+		before := memKB(t, status, "VmHWM:")
+		var wg sync.WaitGroup
+		for range 4 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				r := do(t, "GET", s.URL+"/api/v2/files/"+big+"/lines/?page_size=10000", testKey, nil)
+				if r.Status != 200 || len(r.Body) > 64<<10 {
+					t.Errorf("lines of a %d MiB line: %d, %d bytes", size>>20, r.Status, len(r.Body))
+				}
+			}()
+		}
+		wg.Wait()
+		if grew := memKB(t, status, "VmHWM:") - before; grew > 32<<10 {
+			t.Errorf("peak RSS grew by %d MiB for four pages of a %d MiB line", grew>>10, size>>20)
 		}
 	})
 	t.Run("echoed values are clipped", func(t *testing.T) {
