@@ -1,10 +1,13 @@
 package httpapi
 
 import (
+	"bufio"
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"net/http"
 	"net/http/httptest"
@@ -298,5 +301,68 @@ func TestBrokenRequestBody(t *testing.T) {
 		if rec.Code != 400 || !strings.Contains(rec.Body.String(), "reading the request body") {
 			t.Errorf("%v: %d %s", cause, rec.Code, rec.Body)
 		}
+	}
+}
+
+// A body that stops arriving is cut after the idle timeout; one that keeps
+// arriving, however slowly, is not; and a handler that outlasts the
+// timeout after reading its body is not cancelled.
+func TestBodyIdleTimeout(t *testing.T) {
+	const idle = 300 * time.Millisecond
+	routes := []Route{{Name: "put", Method: "PUT", Path: "/api/v2/put/", Public: true, Handler: func(w http.ResponseWriter, r *http.Request) error {
+		n, err := io.Copy(io.Discard, r.Body)
+		if err != nil {
+			return err
+		}
+		if r.URL.Query().Get("work") != "" {
+			time.Sleep(3 * idle)
+			if err := r.Context().Err(); err != nil {
+				return fmt.Errorf("context after the body: %w", err)
+			}
+		}
+		WriteJSON(w, 200, map[string]int64{"n": n})
+		return nil
+	}}}
+	h, err := NewHandler(routes, Config{BodyIdleTimeout: idle})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(h)
+	defer srv.Close()
+	send := func(target string, length int, chunks []string, gap time.Duration) (string, time.Duration) {
+		t.Helper()
+		c, err := net.Dial("tcp", srv.Listener.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		c.SetDeadline(time.Now().Add(10 * time.Second))
+		start := time.Now()
+		fmt.Fprintf(c, "PUT %s HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n", target, length)
+		for _, ch := range chunks {
+			time.Sleep(gap)
+			if _, err := io.WriteString(c, ch); err != nil {
+				break // the server gave up on us
+			}
+		}
+		resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+		if err != nil {
+			t.Fatalf("%s: %v", target, err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return fmt.Sprintf("%d %s", resp.StatusCode, bytes.TrimSpace(b)), time.Since(start)
+	}
+
+	got, took := send("/api/v2/put/", 100, []string{"stall"}, 0)
+	if !strings.HasPrefix(got, "400 ") || !strings.Contains(got, "nothing for too long") || took > 5*idle {
+		t.Errorf("stalled body: %s after %v", got, took)
+	}
+	slow := strings.Split(strings.Repeat("x", 12), "")
+	if got, _ := send("/api/v2/put/", len(slow), slow, idle/3); got != `200 {"n":12}` {
+		t.Errorf("slow but live body (%v over %v idle): %s", idle/3*time.Duration(len(slow)), idle, got)
+	}
+	if got, _ := send("/api/v2/put/?work=1", 3, []string{"abc"}, 0); got != `200 {"n":3}` {
+		t.Errorf("handler working past the idle timeout after its body: %s", got)
 	}
 }

@@ -33,7 +33,20 @@ type Config struct {
 	Limit Limiter // nil: no rate limit
 	Log   *slog.Logger
 	Base  BaseURL
+	// BodyIdleTimeout is how long a request body may send nothing before
+	// the read fails (400) and the connection is dropped: a deadline that
+	// each read that gets bytes pushes back, so a slow upload that keeps
+	// sending is never cut, while a stalled one does not hold a connection
+	// and a staging file for ever. 0 means DefaultBodyIdleTimeout;
+	// negative, none. It needs a net/http server (ResponseController read
+	// deadlines); elsewhere (Lambda, tests) it does nothing.
+	BodyIdleTimeout time.Duration
 }
+
+// DefaultBodyIdleTimeout is Config.BodyIdleTimeout's default: long enough
+// for any network that is still delivering, short enough that stalled
+// clients are shed quickly.
+const DefaultBodyIdleTimeout = time.Minute
 
 // Handler serves a route table: the local server mounts all routes on one
 // Handler, a Lambda function mounts only its own.
@@ -50,6 +63,9 @@ var allMethods = []string{http.MethodGet, http.MethodHead, http.MethodPost, http
 func NewHandler(routes []Route, cfg Config) (*Handler, error) {
 	if cfg.Log == nil {
 		cfg.Log = slog.New(slog.DiscardHandler)
+	}
+	if cfg.BodyIdleTimeout == 0 {
+		cfg.BodyIdleTimeout = DefaultBodyIdleTimeout
 	}
 	h := &Handler{mux: http.NewServeMux(), cfg: cfg, routes: routes, matcher: NewMatcher(routes)}
 	for _, rt := range routes {
@@ -171,7 +187,11 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		r = &r2
 	}
 	if r.Body != nil && r.Body != http.NoBody {
-		r.Body = requestBody{r.Body}
+		b := &requestBody{ReadCloser: r.Body}
+		if h.cfg.BodyIdleTimeout > 0 {
+			b.idle, b.rc = h.cfg.BodyIdleTimeout, http.NewResponseController(w)
+		}
+		r.Body = b
 	}
 	if _, pattern := h.mux.Handler(r); pattern == "" {
 		h.noRoute(sw, r)
@@ -233,10 +253,32 @@ func (h *Handler) wrap(rt Route) http.Handler {
 // connection that stalls past the read deadline, is a 400 wherever a
 // handler reads it (JSON, storage PUTs, upload parts), not an internal
 // error. A request body too large keeps its own error for a 413.
-type requestBody struct{ io.ReadCloser }
+type requestBody struct {
+	io.ReadCloser
+	idle     time.Duration
+	rc       *http.ResponseController
+	deadline time.Time // the read deadline set last
+}
 
-func (b requestBody) Read(p []byte) (int, error) {
+func (b *requestBody) Read(p []byte) (int, error) {
+	if b.rc != nil {
+		// Moving the deadline costs a timer update; doing it only once
+		// some of the idle time has passed keeps that off the fast path.
+		if now := time.Now(); b.deadline.Sub(now) < b.idle*3/4 {
+			b.deadline = now.Add(b.idle)
+			if err := b.rc.SetReadDeadline(b.deadline); err != nil {
+				b.rc = nil // not a net/http connection: nothing to bound
+			}
+		}
+	}
 	n, err := b.ReadCloser.Read(p)
+	if err == io.EOF && b.rc != nil {
+		// The body is done; net/http now reads the connection in the
+		// background to notice a client leaving, and an idle deadline left
+		// behind would cancel a handler that outlasts it.
+		_ = b.rc.SetReadDeadline(time.Time{})
+		b.rc = nil
+	}
 	if err != nil && err != io.EOF {
 		var mbe *http.MaxBytesError
 		if !errors.As(err, &mbe) {

@@ -154,7 +154,9 @@ func TestResumableUpload(t *testing.T) {
 
 func TestCredentialsAndDirectTransfer(t *testing.T) {
 	s := start(t, t.TempDir(), []string{"RESCALE_LOCAL_API_KEY=" + testKey})
-	for _, path := range []string{"/api/credentials/", "/api/v2/credentials/"} {
+	for i, path := range []string{"/api/credentials/", "/api/v2/credentials/"} {
+		// A new key each time: a registered object is not overwritten.
+		name := fmt.Sprintf("run%d.sh", i)
 		r := do(t, "POST", s.URL+path, testKey, nil)
 		if r.Status != 201 {
 			t.Fatalf("%s: %d %s", path, r.Status, r.Body)
@@ -165,7 +167,7 @@ func TestCredentialsAndDirectTransfer(t *testing.T) {
 		if !strings.HasPrefix(dir, "user/user_") || err != nil || time.Until(exp) < 10*time.Minute {
 			t.Fatalf("credentials %s", r.Body)
 		}
-		direct := g["directUrl"].(string) + dir + "/SGE/run.sh?grant=" + g["sessionToken"].(string)
+		direct := g["directUrl"].(string) + dir + "/SGE/" + name + "?grant=" + g["sessionToken"].(string)
 		if st, _ := putURL(t, direct, []byte("#!/bin/sh\necho hi\n")); st != 200 {
 			t.Fatalf("direct put: %d", st)
 		}
@@ -175,7 +177,7 @@ func TestCredentialsAndDirectTransfer(t *testing.T) {
 		// The storage event registers the object as a file (asynchronously).
 		var listed map[string]any
 		for i := 0; i < 100; i++ {
-			listed = do(t, "GET", s.URL+"/api/v2/files/?search=run.sh", testKey, nil).JSON(t)
+			listed = do(t, "GET", s.URL+"/api/v2/files/?search="+name, testKey, nil).JSON(t)
 			if listed["count"].(float64) >= 1 {
 				break
 			}
@@ -185,7 +187,7 @@ func TestCredentialsAndDirectTransfer(t *testing.T) {
 			t.Fatalf("direct upload not registered as a file: %v", listed)
 		}
 		reg := listed["results"].([]any)[0].(map[string]any)
-		if reg["relativePath"] != "SGE/run.sh" || reg["isUploaded"] != true || reg["md5"] != "46bbbe8aa98cc0714426e948474eaaf4" {
+		if reg["relativePath"] != "SGE/"+name || reg["isUploaded"] != true || reg["md5"] != "46bbbe8aa98cc0714426e948474eaaf4" {
 			t.Fatalf("registered file %v", reg)
 		}
 		if r := do(t, "GET", fmt.Sprint(reg["downloadUrl"]), testKey, nil); r.Status != 200 || string(r.Body) != "#!/bin/sh\necho hi\n" {
