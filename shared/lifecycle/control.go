@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"math/rand/v2"
 	"time"
 
 	"github.com/openrescale/platform/shared/compute"
@@ -41,10 +42,17 @@ func (s *Service) Submit(ctx context.Context, uid, jobID string) error {
 	if !j.Saved() {
 		return nil
 	}
+	// A DOE job whose parameter file or variables cannot make runs is
+	// refused here, with the field and line, rather than failing later.
+	seed := rand.Uint64()
+	if _, err := s.planRuns(ctx, j, seed); err != nil {
+		return err
+	}
 	var wrote bool
 	j, _, err = s.apply(ctx, uid, jobID, change{create: true, to: jobs.StatusPending, wrote: &wrote, edit: func(_ jobs.Job, r *Record) error {
 		if len(r.Cluster) == 0 {
 			s.clusterStatus(r, "Not Started")
+			r.Seed = seed
 		}
 		return nil
 	}})

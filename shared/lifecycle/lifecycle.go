@@ -149,6 +149,9 @@ type Record struct {
 	// that was a failure (a stop is not).
 	Reason  string `json:"reason,omitempty"`
 	Failed  bool   `json:"failed,omitempty"`
+	// Seed drives the job's random generators (Monte Carlo): drawn at
+	// submit, so a retried or resumed job plans the same runs.
+	Seed    uint64 `json:"seed"`
 	Version int64  `json:"-"`
 }
 

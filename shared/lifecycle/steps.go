@@ -175,9 +175,22 @@ func (s *Service) Validate(ctx context.Context, ref Ref) (Plan, error) {
 	if err != nil {
 		return Plan{}, systemErr(fmt.Errorf("job folder: %w", err))
 	}
-	plan := Plan{Runs: []string{"1"}}
-	for i, id := range plan.Runs {
-		if err := s.createRun(ctx, j, folder.ID, id, i+1); err != nil {
+	rec, err := s.getRecord(ctx, j.OwnerID, j.ID)
+	if err != nil {
+		return Plan{}, systemErr(err)
+	}
+	runs, err := s.planRuns(ctx, j, rec.Seed)
+	if err != nil {
+		if errs.Is(err, errs.Invalid) {
+			return Plan{}, stepErr(ErrInvalid, "%s", message(err))
+		}
+		return Plan{}, systemErr(err)
+	}
+	var plan Plan
+	for i, r := range runs {
+		id := strconv.Itoa(r.Index)
+		plan.Runs = append(plan.Runs, id)
+		if err := s.createRun(ctx, j, folder.ID, id, i+1, r.Type, runVariables(r)); err != nil {
 			return Plan{}, systemErr(err)
 		}
 	}
@@ -197,7 +210,7 @@ func (s *Service) Validate(ctx context.Context, ref Ref) (Plan, error) {
 
 // createRun writes a run's record and output folder, once: a retried
 // Validate finds them.
-func (s *Service) createRun(ctx context.Context, j jobs.Job, jobFolder, id string, order int) error {
+func (s *Service) createRun(ctx context.Context, j jobs.Job, jobFolder, id string, order, typ int, vars []Variable) error {
 	if _, err := s.getRun(ctx, j.OwnerID, j.ID, id); err == nil {
 		return nil
 	} else if !errs.Is(err, errs.NotFound) {
@@ -220,8 +233,14 @@ func (s *Service) createRun(ctx context.Context, j jobs.Job, jobFolder, id strin
 	if err != nil {
 		return fmt.Errorf("run folder %s: %w", name, err)
 	}
-	r := Run{JobID: j.ID, OwnerID: j.OwnerID, ID: id, DisplayOrder: order, Type: RunTypeCase,
-		Variables: []Variable{}, State: RunPending, FolderID: f.ID}
+	if typ == 0 {
+		typ = RunTypeCase
+	}
+	if vars == nil {
+		vars = []Variable{}
+	}
+	r := Run{JobID: j.ID, OwnerID: j.OwnerID, ID: id, DisplayOrder: order, Type: typ,
+		Variables: vars, State: RunPending, FolderID: f.ID}
 	it, err := s.runItem(r)
 	if err != nil {
 		return err
@@ -330,6 +349,16 @@ func (s *Service) StartRun(ctx context.Context, ref Ref, token string) error {
 	if err != nil {
 		return err
 	}
+	rendered, err := s.renderTemplates(ctx, j, run)
+	if err != nil {
+		return err
+	}
+	cr.Inputs = append(cr.Inputs, rendered...)
+	if j.Spec.IsTemplateDryRun {
+		// A dry run renders the templates, which come back as outputs,
+		// and runs nothing.
+		cr.Command, cr.PreCommand, cr.PostCommand = "true", "", ""
+	}
 	if err := s.cfg.Compute.StartRun(ctx, cr); err != nil {
 		if errors.Is(err, compute.ErrStopped) {
 			return stepErr(ErrStopped, "job %s was stopped", j.ID)
@@ -415,6 +444,10 @@ func (s *Service) runSpec(ctx context.Context, j jobs.Job, run Run, req compute.
 		return compute.Run{}, err
 	}
 	cr.Include, cr.Exclude = outputFilters(j.Spec.ResourceFilters)
+	cr.Cores = req.Cores
+	if rec, err := s.getRecord(ctx, j.OwnerID, j.ID); err == nil && len(rec.Runs) > 1 {
+		cr.Cores = int(max(ja.Hardware.CoresPerSlot, 1))
+	}
 	per, slots := max(ja.Hardware.CoresPerSlot, 1), max(ja.Hardware.Slots, 1)
 	fill := strings.NewReplacer(
 		"<mpi-ranks>", strconv.Itoa(req.Cores),
@@ -570,6 +603,9 @@ func (s *Service) CollectOutputs(ctx context.Context, ref Ref) (Collected, error
 	})
 	if err != nil {
 		return Collected{}, systemErr(fmt.Errorf("collect outputs of run %s: %w", run.ID, err))
+	}
+	if err := s.removeOutputs(ctx, templatePrefix(j.OwnerID, j.ID, run.ID)); err != nil {
+		return Collected{}, systemErr(err)
 	}
 	var failure Failure
 	_ = json.Unmarshal(ref.Result, &failure)
