@@ -78,6 +78,9 @@ func userPK(id string) string      { return "USER#" + id }
 func emailPK(email string) string  { return "EMAIL#" + email }
 func keyPK(digest string) string   { return "APIKEY#" + digest }
 func userKeysPK(uid string) string { return "USER#" + uid + "#APIKEYS" }
+func jobKeysPK(uid, jobID string) string {
+	return "USER#" + uid + "#JOBKEYS#" + jobID
+}
 
 // NormalizeEmail validates an email address and lower-cases it.
 func NormalizeEmail(email string) (string, error) {
@@ -211,6 +214,11 @@ func (s *Service) CreateKey(ctx context.Context, userID string, opts KeyOptions)
 	now := s.now().UTC()
 	k := APIKey{ID: ids.Short(), Prefix: secret[:min(visiblePrefixLen, len(secret))], UserID: userID, Digest: digest(secret), CreatedAt: now, JobID: opts.JobID}
 	it := store.Item{PK: keyPK(k.Digest), SK: "APIKEY", GSI1PK: userKeysPK(userID), GSI1SK: now.Format(time.RFC3339Nano) + "#" + k.ID}
+	if opts.JobID != "" {
+		// Indexed by job too, so ending a job's keys reads only them, not
+		// every key the user ever had (one per job run).
+		it.GSI2PK, it.GSI2SK = jobKeysPK(userID, opts.JobID), k.ID
+	}
 	if opts.TTL > 0 {
 		exp := now.Add(opts.TTL)
 		k.ExpiresAt = &exp
@@ -369,7 +377,7 @@ func (s *Service) DeleteKey(ctx context.Context, userID, keyID string) error {
 // listed, marked with the job, and authenticate no more, answering
 // MsgKeyInactive.
 func (s *Service) ExpireJobKeys(ctx context.Context, userID, jobID string) error {
-	res, err := s.st.Query(ctx, store.Query{Index: store.GSI1, PK: userKeysPK(userID)})
+	res, err := s.st.Query(ctx, store.Query{Index: store.GSI2, PK: jobKeysPK(userID, jobID)})
 	if err != nil {
 		return fmt.Errorf("keys of job %s: %w", jobID, err)
 	}
