@@ -488,7 +488,13 @@ func (b *Bucket) prune(top, key string) {
 // (a directory "b" sorts as "b/", after "b-x"), so results arrive in key
 // order without collecting them first.
 func (b *Bucket) List(ctx context.Context, prefix string, fn func(blob.Attrs) error) error {
-	err := b.walk(ctx, "", prefix, fn)
+	// Start at the prefix's deepest directory: listing one run's outputs
+	// must not read a directory with an entry per job ever run.
+	start := ""
+	if i := strings.LastIndex(prefix, "/"); i > 0 && blob.ValidKey(prefix[:i]) {
+		start = prefix[:i]
+	}
+	err := b.walk(ctx, start, prefix, fn)
 	var fe fnError
 	if errors.As(err, &fe) {
 		return fe.err
