@@ -61,32 +61,81 @@ func Decode(it store.Item) (File, error) {
 	return f, nil
 }
 
-// usageOp returns the op that adds delta bytes to the user's usage, guarded
-// by the version read, so concurrent uploads never lose an increment.
-func (r *Repo) usageOp(ctx context.Context, uid string, delta int64) (store.Op, error) {
-	var u struct {
-		Bytes int64 `json:"bytes"`
-	}
-	cond := store.Cond{IfAbsent: true}
+// usage is the USAGE item: bytes stored, and the number of file records
+// (the GSI1 partition filesByDatePK), so that page 1 of the list reads one
+// page and this item. Files is nil until the records are counted once
+// (List), for records written before it was kept; every write still
+// rewrites the item, so a count that raced one is not stored.
+type usage struct {
+	Bytes int64  `json:"bytes"`
+	Files *int64 `json:"files,omitempty"`
+}
+
+func (r *Repo) readUsage(ctx context.Context, uid string) (usage, int64, error) {
+	var u usage
 	it, err := r.st.Get(ctx, userPK(uid), "USAGE")
-	switch {
-	case err == nil:
-		if err := json.Unmarshal(it.Data, &u); err != nil {
-			return store.Op{}, fmt.Errorf("decode usage of %s: %w", uid, err)
-		}
-		cond = store.Cond{IfVersion: it.Version}
-	case !errs.Is(err, errs.NotFound):
-		return store.Op{}, fmt.Errorf("read usage of %s: %w", uid, err)
+	if errs.Is(err, errs.NotFound) {
+		return u, 0, nil
+	}
+	if err != nil {
+		return u, 0, fmt.Errorf("read usage of %s: %w", uid, err)
+	}
+	if err := json.Unmarshal(it.Data, &u); err != nil {
+		return u, 0, fmt.Errorf("decode usage of %s: %w", uid, err)
+	}
+	return u, it.Version, nil
+}
+
+func usageCond(version int64) store.Cond {
+	if version == 0 {
+		return store.Cond{IfAbsent: true}
+	}
+	return store.Cond{IfVersion: version}
+}
+
+// usageOp returns the op that adds delta bytes and count records to the
+// user's usage, guarded by the version read, so concurrent uploads never
+// lose an increment.
+func (r *Repo) usageOp(ctx context.Context, uid string, delta, count int64) (store.Op, error) {
+	u, version, err := r.readUsage(ctx, uid)
+	if err != nil {
+		return store.Op{}, err
 	}
 	u.Bytes = max(0, u.Bytes+delta)
+	if u.Files != nil {
+		n := max(0, *u.Files+count)
+		u.Files = &n
+	}
 	data, _ := json.Marshal(u)
-	return store.Op{Kind: store.OpPut, Item: store.Item{PK: userPK(uid), SK: "USAGE", Data: data}, Cond: cond}, nil
+	return store.Op{Kind: store.OpPut, Item: store.Item{PK: userPK(uid), SK: "USAGE", Data: data}, Cond: usageCond(version)}, nil
+}
+
+// count is the number of the user's file records.
+func (r *Repo) count(ctx context.Context, uid string) (int, error) {
+	u, version, err := r.readUsage(ctx, uid)
+	if err != nil {
+		return 0, err
+	}
+	if u.Files != nil {
+		return int(*u.Files), nil
+	}
+	res, err := r.st.Query(ctx, store.Query{Index: store.GSI1, PK: filesByDatePK(uid)})
+	if err != nil {
+		return 0, fmt.Errorf("count files of %s: %w", uid, err)
+	}
+	n := int64(res.Total)
+	u.Files = &n
+	data, _ := json.Marshal(u)
+	if _, err := r.st.Put(ctx, store.Item{PK: userPK(uid), SK: "USAGE", Data: data}, usageCond(version)); err != nil && !errs.Is(err, errs.Conflict) {
+		return 0, fmt.Errorf("store the file count of %s: %w", uid, err)
+	}
+	return res.Total, nil
 }
 
 // transactWithUsage retries when only the usage counter raced.
-func (r *Repo) transactWithUsage(ctx context.Context, uid string, delta int64, ops []store.Op) error {
+func (r *Repo) transactWithUsage(ctx context.Context, uid string, delta, count int64, ops []store.Op) error {
 	for attempt := 0; ; attempt++ {
-		uop, err := r.usageOp(ctx, uid, delta)
+		uop, err := r.usageOp(ctx, uid, delta, count)
 		if err != nil {
 			return err
 		}
@@ -126,7 +175,7 @@ func (r *Repo) Create(ctx context.Context, f File) (File, error) {
 	if f.IsUploaded {
 		delta = f.Size
 	}
-	if err := r.transactWithUsage(ctx, f.OwnerID, delta, ops); err != nil {
+	if err := r.transactWithUsage(ctx, f.OwnerID, delta, 1, ops); err != nil {
 		return File{}, fmt.Errorf("create file %s: %w", f.ID, err)
 	}
 	f.Version = 1
@@ -168,8 +217,16 @@ type ListOptions struct {
 // List returns the user's files, newest first, and the total matching.
 func (r *Repo) List(ctx context.Context, uid string, o ListOptions) ([]File, int, error) {
 	q := store.Query{Index: store.GSI1, PK: filesByDatePK(uid), Desc: true}
+	var total int
 	if o.Search == "" {
-		q.Offset, q.Limit = o.Offset, o.Limit
+		// The count from the usage item and one page; a search reads
+		// every record.
+		n, err := r.count(ctx, uid)
+		if err != nil {
+			return nil, 0, err
+		}
+		total = n
+		q.Offset, q.Limit, q.NoTotal = o.Offset, o.Limit, true
 	}
 	res, err := r.st.Query(ctx, q)
 	if err != nil {
@@ -177,7 +234,6 @@ func (r *Repo) List(ctx context.Context, uid string, o ListOptions) ([]File, int
 	}
 	needle := strings.ToLower(o.Search)
 	var out []File
-	total := 0
 	for _, it := range res.Items {
 		f, err := Decode(it)
 		if err != nil {
@@ -193,9 +249,6 @@ func (r *Repo) List(ctx context.Context, uid string, o ListOptions) ([]File, int
 			}
 		}
 		out = append(out, f)
-	}
-	if needle == "" {
-		total = res.Total
 	}
 	return out, total, nil
 }
@@ -223,7 +276,7 @@ func (r *Repo) MarkUploaded(ctx context.Context, f File) (File, error) {
 		return File{}, err
 	}
 	ops := []store.Op{{Kind: store.OpPut, Item: it, Cond: store.Cond{IfVersion: f.Version}}}
-	if err := r.transactWithUsage(ctx, f.OwnerID, f.Size, ops); err != nil {
+	if err := r.transactWithUsage(ctx, f.OwnerID, f.Size, 0, ops); err != nil {
 		return File{}, fmt.Errorf("mark file %s uploaded: %w", f.ID, err)
 	}
 	f.Version++
@@ -242,7 +295,7 @@ func (r *Repo) Rehashed(ctx context.Context, f File, prevSize int64) (File, erro
 		return File{}, err
 	}
 	ops := []store.Op{{Kind: store.OpPut, Item: it, Cond: store.Cond{IfVersion: f.Version}}}
-	if err := r.transactWithUsage(ctx, f.OwnerID, f.Size-prevSize, ops); err != nil {
+	if err := r.transactWithUsage(ctx, f.OwnerID, f.Size-prevSize, 0, ops); err != nil {
 		return File{}, fmt.Errorf("rehash file %s: %w", f.ID, err)
 	}
 	f.Version++
@@ -260,7 +313,7 @@ func (r *Repo) Delete(ctx context.Context, f File) error {
 	if f.IsUploaded {
 		delta = -f.Size
 	}
-	if err := r.transactWithUsage(ctx, f.OwnerID, delta, ops); err != nil {
+	if err := r.transactWithUsage(ctx, f.OwnerID, delta, -1, ops); err != nil {
 		return fmt.Errorf("delete file %s: %w", f.ID, err)
 	}
 	return nil
@@ -268,18 +321,6 @@ func (r *Repo) Delete(ctx context.Context, f File) error {
 
 // Usage returns the bytes a user stores.
 func (r *Repo) Usage(ctx context.Context, uid string) (int64, error) {
-	it, err := r.st.Get(ctx, userPK(uid), "USAGE")
-	if errs.Is(err, errs.NotFound) {
-		return 0, nil
-	}
-	if err != nil {
-		return 0, fmt.Errorf("usage of %s: %w", uid, err)
-	}
-	var u struct {
-		Bytes int64 `json:"bytes"`
-	}
-	if err := json.Unmarshal(it.Data, &u); err != nil {
-		return 0, fmt.Errorf("decode usage of %s: %w", uid, err)
-	}
-	return u.Bytes, nil
+	u, _, err := r.readUsage(ctx, uid)
+	return u.Bytes, err
 }

@@ -29,19 +29,24 @@ func (s *Service) ListData(ctx context.Context, uid string, q DataQuery) ([]Job,
 	sq := store.Query{Index: store.GSI1, PK: jobsByDatePK(uid), Desc: true}
 	bounded := !q.CreatedAfter.IsZero() || !q.CreatedBefore.IsZero()
 	if !bounded {
-		sq.Offset, sq.Limit = q.Offset, q.Limit
-		if q.Limit == 0 { // count only; store Limit 0 means "no cap"
-			sq.Limit = 1
+		// The count item and one page, as List's page 1.
+		total, err := jobCount(uid).Count(ctx, s.st, func(ctx context.Context) (int, error) {
+			res, err := s.st.Query(ctx, store.Query{Index: store.GSI1, PK: jobsByDatePK(uid)})
+			return res.Total, err
+		})
+		if err != nil {
+			return nil, 0, fmt.Errorf("count jobs of %s: %w", uid, err)
 		}
+		if q.Limit == 0 { // count only; store Limit 0 means "no cap"
+			return []Job{}, total, nil
+		}
+		sq.Offset, sq.Limit, sq.NoTotal = q.Offset, q.Limit, true
 		res, err := s.st.Query(ctx, sq)
 		if err != nil {
 			return nil, 0, fmt.Errorf("list jobs of %s: %w", uid, err)
 		}
-		if q.Limit == 0 {
-			return []Job{}, res.Total, nil
-		}
 		out, err := decodeAll(res.Items)
-		return out, res.Total, err
+		return out, total, err
 	}
 	var lo, hi string // GSI1SK >= lo and < hi
 	if !q.CreatedAfter.IsZero() {

@@ -57,6 +57,10 @@ func userPK(uid string) string         { return "USER#" + uid }
 func jobSK(id string) string           { return "JOB#" + id }
 func shareSK(id, rid string) string    { return "JOB#" + id + "#SHARE#" + rid }
 func jobsByDatePK(uid string) string   { return "USER#" + uid + "#JOBS" }
+
+// jobCount counts a user's jobs (the GSI1 partition jobsByDatePK), so that
+// page 1 of the list reads one page and this item, not every job.
+func jobCount(uid string) store.Counter { return store.Counter{PK: userPK(uid), SK: "COUNT#JOBS"} }
 func sharedByDatePK(rid string) string { return "USER#" + rid + "#SHAREDJOBS" }
 func jobIDPK(id string) string         { return "JOBID#" + id }
 
@@ -119,7 +123,7 @@ func (s *Service) Create(ctx context.Context, o Owner, spec Spec) (Job, error) {
 			return err
 		}
 		ref, _ := json.Marshal(shareRef{OwnerID: o.UserID, JobID: id})
-		return s.st.Transact(ctx, []store.Op{
+		return store.TransactCounted(ctx, s.st, jobCount(o.UserID), 1, []store.Op{
 			{Kind: store.OpPut, Item: it, Cond: store.Cond{IfAbsent: true}},
 			{Kind: store.OpPut, Item: store.Item{PK: jobIDPK(id), SK: jobIDSK, Data: ref}, Cond: store.Cond{IfAbsent: true}},
 		})
@@ -391,11 +395,13 @@ func (s *Service) Delete(ctx context.Context, uid string, jobIDs []string, delet
 	if deleteInputs && s.remove == nil {
 		return errs.E(errs.Unavailable, "deleting input files is not available")
 	}
-	// Each job takes at least two ops (its item and its id record).
-	if len(jobIDs) > store.MaxTransactOps/2 {
-		return errs.Field("jobIds", "jobIds: delete at most %d jobs at once", store.MaxTransactOps/2)
+	// Each job takes at least two ops (its item and its id record), and
+	// the job count one more.
+	if len(jobIDs) > (store.MaxTransactOps-1)/2 {
+		return errs.Field("jobIds", "jobIds: delete at most %d jobs at once", (store.MaxTransactOps-1)/2)
 	}
 	var ops []store.Op
+	deleted := 0
 	var inputs []string
 	seen := map[string]bool{}
 	for _, id := range jobIDs {
@@ -415,13 +421,14 @@ func (s *Service) Delete(ctx context.Context, uid string, jobIDs []string, delet
 			return err
 		}
 		ops = append(ops, jops...)
+		deleted++
 		inputs = append(inputs, j.Spec.InputFileIDs()...)
 	}
-	if len(ops) > store.MaxTransactOps {
-		return errs.Field("jobIds", "jobIds: too many jobs (or shares) for one request; delete at most %d jobs at once", store.MaxTransactOps/2)
+	if len(ops)+1 > store.MaxTransactOps {
+		return errs.Field("jobIds", "jobIds: too many jobs (or shares) for one request; delete at most %d jobs at once", (store.MaxTransactOps-1)/2)
 	}
 	if len(ops) > 0 {
-		if err := s.st.Transact(ctx, ops); err != nil {
+		if err := store.TransactCounted(ctx, s.st, jobCount(uid), -deleted, ops); err != nil {
 			if errs.Is(err, errs.Conflict) {
 				return errs.Wrap(errs.Conflict, err, "a job changed while it was being deleted; try again")
 			}
@@ -470,12 +477,21 @@ type ListOptions struct {
 // List returns jobs newest first and how many match.
 func (s *Service) List(ctx context.Context, uid string, o ListOptions) ([]Job, int, error) {
 	if o.Scope == ScopeOwned && o.Match == nil {
-		res, err := s.st.Query(ctx, store.Query{Index: store.GSI1, PK: jobsByDatePK(uid), Desc: true, Offset: o.Offset, Limit: o.Limit})
+		// One page and the count item: what page 1 costs does not grow
+		// with the user's history.
+		total, err := jobCount(uid).Count(ctx, s.st, func(ctx context.Context) (int, error) {
+			res, err := s.st.Query(ctx, store.Query{Index: store.GSI1, PK: jobsByDatePK(uid)})
+			return res.Total, err
+		})
+		if err != nil {
+			return nil, 0, fmt.Errorf("count jobs of %s: %w", uid, err)
+		}
+		res, err := s.st.Query(ctx, store.Query{Index: store.GSI1, PK: jobsByDatePK(uid), Desc: true, Offset: o.Offset, Limit: o.Limit, NoTotal: true})
 		if err != nil {
 			return nil, 0, fmt.Errorf("list jobs of %s: %w", uid, err)
 		}
 		out, err := decodeAll(res.Items)
-		return out, res.Total, err
+		return out, total, err
 	}
 	var all []Job
 	if o.Scope != ScopeShared {

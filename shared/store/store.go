@@ -66,9 +66,15 @@ type Query struct {
 	// Offset skips that many matching items; Limit caps the result (0: no cap).
 	Offset int
 	Limit  int
+	// NoTotal skips counting the matches: the engine reads only up to the
+	// page's end (Offset+Limit matches) and Result.Total is -1. A page
+	// then costs what it skips and returns, not the partition's size;
+	// callers keep counts in counter items (Counter).
+	NoTotal bool
 }
 
-// Result is a page of a query and the total number of matches.
+// Result is a page of a query and the total number of matches (-1 for a
+// NoTotal query).
 type Result struct {
 	Items []Item
 	Total int

@@ -379,6 +379,11 @@ func (s *Store) Query(ctx context.Context, q store.Query) (store.Result, error) 
 		}
 		// PK+NUL+prefix: the NUL stops partition "a" from matching "ab".
 		prefix := join(q.PK, q.SKPrefix)
+		if q.NoTotal {
+			page, err := pageOnly(b, items, prefix, q, now)
+			res = store.Result{Items: page, Total: -1}
+			return err
+		}
 		var matches [][]byte // encoded records, valid until the tx ends
 		c := b.Cursor()
 		for k, v := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
@@ -431,6 +436,60 @@ func (s *Store) Query(ctx context.Context, q store.Query) (store.Result, error) 
 		return store.Result{}, fmt.Errorf("boltstore query %s %s: %w", q.Index, q.PK, err)
 	}
 	return res, nil
+}
+
+// pageOnly walks the matches in the query's order and stops at the page's
+// end: what a NoTotal query costs is the items it skips and returns.
+func pageOnly(b, items *bolt.Bucket, prefix []byte, q store.Query, now int64) ([]store.Item, error) {
+	c := b.Cursor()
+	var k, v []byte
+	next := c.Next
+	if q.Desc {
+		// Keys are UTF-8 and NUL separated, so no key with the prefix has
+		// a 0xFF after it: seeking there lands just past the last match.
+		k, v = c.Seek(append(bytes.Clone(prefix), 0xFF))
+		if k == nil {
+			k, v = c.Last()
+		} else {
+			k, v = c.Prev()
+		}
+		next = c.Prev
+	} else {
+		k, v = c.Seek(prefix)
+	}
+	var out []store.Item
+	skipped := 0
+	for ; k != nil && bytes.HasPrefix(k, prefix); k, v = next() {
+		if q.Limit > 0 && len(out) == q.Limit {
+			break
+		}
+		if b != items {
+			parts := bytes.Split(k, []byte{sep})
+			if len(parts) != 4 {
+				return nil, fmt.Errorf("malformed index key %q", k)
+			}
+			if v = items.Get(join(string(parts[2]), string(parts[3]))); v == nil {
+				return nil, fmt.Errorf("index entry %q has no item", k)
+			}
+		}
+		if skipped < q.Offset && !bytes.Contains(v, ttlKey) {
+			skipped++ // no expiry: live, and not decoded (see Query)
+			continue
+		}
+		var r record
+		if err := json.Unmarshal(v, &r); err != nil {
+			return nil, fmt.Errorf("decode %q: %w", k, err)
+		}
+		if store.Expired(r.TTL, now) {
+			continue
+		}
+		if skipped < q.Offset {
+			skipped++
+			continue
+		}
+		out = append(out, r.item())
+	}
+	return out, nil
 }
 
 // PurgeExpired deletes expired items and returns how many. Expired items are

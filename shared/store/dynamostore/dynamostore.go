@@ -473,7 +473,8 @@ func indexAttrs(idx store.Index) (pk, sk string, name *string) {
 
 // Query reads every match to count Total (DynamoDB has no offset, and its
 // Limit caps items read before filtering), dropping expired items that TTL
-// has not yet deleted, and keeps only the requested page.
+// has not yet deleted, and keeps only the requested page. A NoTotal query
+// stops reading once its page is full.
 func (s *Store) Query(ctx context.Context, q store.Query) (store.Result, error) {
 	if err := store.ValidateQuery(q); err != nil {
 		return store.Result{}, fmt.Errorf("dynamostore query: %w", err)
@@ -484,7 +485,7 @@ func (s *Store) Query(ctx context.Context, q store.Query) (store.Result, error) 
 	if q.SKPrefix != "" {
 		kc += fmt.Sprintf(" AND begins_with(%s, %s)", e.n(skAttr), e.v("prefix", str(q.SKPrefix)))
 	}
-	pages := dynamodb.NewQueryPaginator(s.client, &dynamodb.QueryInput{
+	in := &dynamodb.QueryInput{
 		TableName:                 aws.String(s.table),
 		IndexName:                 index,
 		KeyConditionExpression:    aws.String(kc),
@@ -493,10 +494,17 @@ func (s *Store) Query(ctx context.Context, q store.Query) (store.Result, error) 
 		ScanIndexForward:          aws.Bool(!q.Desc),
 		// Strong consistency exists only on the base table.
 		ConsistentRead: aws.Bool(q.Index == store.Primary),
-	})
+	}
+	if q.NoTotal && q.Limit > 0 {
+		// DynamoDB's Limit counts items read, expired ones included, so
+		// this is the fewest reads that can fill the page; a page short
+		// of it (expired items) reads on.
+		in.Limit = aws.Int32(int32(min(q.Offset+q.Limit, 1000)))
+	}
+	pages := dynamodb.NewQueryPaginator(s.client, in)
 	now := nowSeconds()
 	var res store.Result
-	for pages.HasMorePages() {
+	for pages.HasMorePages() && !(q.NoTotal && q.Limit > 0 && len(res.Items) == q.Limit) {
 		page, err := pages.NextPage(ctx)
 		if err != nil {
 			return store.Result{}, fmt.Errorf("dynamostore query %s %s: %w", q.Index, q.PK, classify(err))
@@ -514,6 +522,9 @@ func (s *Store) Query(ctx context.Context, q store.Query) (store.Result, error) 
 			}
 			res.Total++
 		}
+	}
+	if q.NoTotal {
+		res.Total = -1
 	}
 	return res, nil
 }

@@ -51,6 +51,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"query primary by sk prefix", testQueryPrefix},
 		{"query primary descending", testQueryDesc},
 		{"query offset and limit", testQueryOffsetLimit},
+		{"query without total pages alike", testQueryNoTotal},
 		{"query never leaks other partitions", testQueryIsolation},
 		{"query empty partition", testQueryEmpty},
 		{"query gsi1", func(t *testing.T, s store.Store, k keys) { testQueryGSI(t, s, k, store.GSI1) }},
@@ -424,6 +425,49 @@ func testQueryOffsetLimit(t *testing.T, s store.Store, k keys) {
 	}
 	// Total counts matches of the prefix, not of the partition.
 	wantSKs(t, query(t, s, store.Query{PK: pk, SKPrefix: "b", Limit: 1}), 1, "b")
+}
+
+// A NoTotal query returns the same pages as a counting one, in both
+// orders, on the base table and an index, skipping expired items, with
+// Total -1; partitions that extend each other stay apart.
+func testQueryNoTotal(t *testing.T, s store.Store, k keys) {
+	pk := k.pk("p")
+	seed(t, s, pk, "a", "b", "c", "d", "e")
+	seed(t, s, pk+"x", "a", "z")
+	seed(t, s, k.pk("o"), "q")
+	mustPut(t, s, store.Item{PK: pk, SK: "bb", ExpiresAt: time.Now().Add(-time.Hour)}, store.Cond{})
+	cases := []struct {
+		q    store.Query
+		want []string
+	}{
+		{store.Query{PK: pk, Limit: 2}, []string{"a", "b"}},
+		{store.Query{PK: pk, Offset: 1, Limit: 2}, []string{"b", "c"}},
+		{store.Query{PK: pk, Offset: 4, Limit: 2}, []string{"e"}},
+		{store.Query{PK: pk, Offset: 5, Limit: 2}, nil},
+		{store.Query{PK: pk}, []string{"a", "b", "c", "d", "e"}},
+		{store.Query{PK: pk, Desc: true, Limit: 2}, []string{"e", "d"}},
+		{store.Query{PK: pk, Desc: true, Offset: 3, Limit: 5}, []string{"b", "a"}},
+		{store.Query{PK: pk, SKPrefix: "b", Desc: true}, []string{"b"}},
+		{store.Query{PK: pk + "x", Desc: true, Limit: 1}, []string{"z"}},
+		{store.Query{PK: k.pk("o"), Desc: true, Limit: 3}, []string{"q"}},
+		{store.Query{PK: k.pk("none"), Desc: true, Limit: 3}, nil},
+	}
+	for _, c := range cases {
+		c.q.NoTotal = true
+		res := query(t, s, c.q)
+		if got := sks(res); !slices.Equal(got, c.want) || res.Total != -1 {
+			t.Errorf("%s offset %d limit %d desc %v: got %q total %d, want %q total -1",
+				c.q.PK[len(k.prefix):], c.q.Offset, c.q.Limit, c.q.Desc, got, res.Total, c.want)
+		}
+	}
+	g := k.pk("g")
+	for i, sk := range []string{"2024-01", "2024-02", "2024-03"} {
+		mustPut(t, s, gsiItem(store.GSI1, k.pk(fmt.Sprint("u", i)), "i"+sk, g, sk), store.Cond{})
+	}
+	res := query(t, s, store.Query{Index: store.GSI1, PK: g, Desc: true, Limit: 2, NoTotal: true})
+	if got := sks(res); !slices.Equal(got, []string{"i2024-03", "i2024-02"}) || res.Total != -1 || res.Items[0].PK != k.pk("u2") {
+		t.Errorf("index page: %q total %d %+v", got, res.Total, res.Items)
+	}
 }
 
 func testQueryIsolation(t *testing.T, s store.Store, k keys) {
