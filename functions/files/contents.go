@@ -40,15 +40,33 @@ func (h Handlers) Download(w http.ResponseWriter, r *http.Request) error {
 			return nil
 		}
 	}
+	// Locally the object's own file is served: net/http then sends it with
+	// sendfile, never copying it through this process.
+	var content io.ReadSeeker
+	stored := int64(-1)
+	if osf, ok, err := h.Files.OpenFile(r.Context(), f); err != nil {
+		return err
+	} else if ok {
+		defer osf.Close()
+		info, err := osf.Stat()
+		if err != nil {
+			return err
+		}
+		content, stored = osf, info.Size()
+	} else {
+		a, err := h.Files.Bucket.Stat(r.Context(), f.Key)
+		if err != nil {
+			return err
+		}
+		bs := &blobSeeker{ctx: r.Context(), svc: h.Files, f: f}
+		defer bs.Close()
+		content, stored = bs, a.Size
+	}
 	// The record's size is the Content-Length; an object overwritten
 	// behind the record's back (storage credentials in AWS) must not be
 	// served under it until the storage event has re-registered it.
-	a, err := h.Files.Bucket.Stat(r.Context(), f.Key)
-	if err != nil {
-		return err
-	}
-	if a.Size != f.Size {
-		return errs.E(errs.Conflict, "file %s changed in storage after it was uploaded (%d bytes recorded, %d stored) and is being registered again; retry shortly", f.ID, f.Size, a.Size)
+	if stored != f.Size {
+		return errs.E(errs.Conflict, "file %s changed in storage after it was uploaded (%d bytes recorded, %d stored) and is being registered again; retry shortly", f.ID, f.Size, stored)
 	}
 	hd := w.Header()
 	hd.Set("Content-Type", downloadType(f))
@@ -56,8 +74,6 @@ func (h Handlers) Download(w http.ResponseWriter, r *http.Request) error {
 	if f.MD5 != "" {
 		hd.Set("ETag", `"`+f.MD5+`"`)
 	}
-	content := &blobSeeker{ctx: r.Context(), svc: h.Files, f: f}
-	defer content.Close()
 	ew := &errorJSON{ResponseWriter: w}
 	http.ServeContent(ew, r, "", f.DateUploaded, content)
 	if ew.status != 0 {
@@ -101,6 +117,15 @@ func (e *errorJSON) Write(b []byte) (int, error) {
 
 // Unwrap lets http.ResponseController reach the connection.
 func (e *errorJSON) Unwrap() http.ResponseWriter { return e.ResponseWriter }
+
+// ReadFrom keeps net/http's sendfile path open through this wrapper: an
+// *os.File body goes to the socket without passing through the process.
+func (e *errorJSON) ReadFrom(src io.Reader) (int64, error) {
+	if rf, ok := e.ResponseWriter.(io.ReaderFrom); ok && e.status == 0 {
+		return rf.ReadFrom(src)
+	}
+	return io.Copy(struct{ io.Writer }{e}, src)
+}
 
 func downloadType(f files.File) string {
 	if f.ContentType != "" {

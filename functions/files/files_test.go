@@ -14,11 +14,13 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"regexp"
+	"runtime"
 	"slices"
 	"strconv"
-	"runtime"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -327,6 +329,47 @@ func TestDownload(t *testing.T) {
 		}
 		if r := e.do(t, "GET", "/api/v2/files/nope/contents/", aliceToken, nil); r.Code != 404 {
 			t.Fatalf("unknown id: %d", r.Code)
+		}
+	})
+}
+
+// fileOpening gives the counting bucket the local adapter's FileOpener back.
+type fileOpening struct {
+	*countingBucket
+	fo    blob.FileOpener
+	opens atomic.Int64
+}
+
+func (f *fileOpening) OpenFile(ctx context.Context, key string) (*os.File, error) {
+	f.opens.Add(1)
+	return f.fo.OpenFile(ctx, key)
+}
+
+// Locally a download serves the object's own file (sendfile), ranges and
+// all, without reading it through a range reader.
+func TestDownloadServesLocalFile(t *testing.T) {
+	each(t, func(t *testing.T, e *env) {
+		fo, ok := e.bucket.Bucket.(blob.FileOpener)
+		if !ok {
+			t.Skip("storage keeps no local files")
+		}
+		fb := &fileOpening{countingBucket: e.bucket, fo: fo}
+		e.svc.Bucket = fb
+		data := strings.Repeat("0123456789", 100000)
+		id := e.upload(t, aliceToken, "big.dat", data)["id"].(string)
+		url := "/api/v2/files/" + id + "/contents/"
+		before := e.bucket.read.Load()
+		if r := e.do(t, "GET", url, aliceToken, nil); r.Code != 200 || r.Body.String() != data || r.Header().Get("Content-Length") != "1000000" {
+			t.Fatalf("full: %d, %d bytes", r.Code, r.Body.Len())
+		}
+		if r := e.do(t, "GET", url, aliceToken, nil, "Range", "bytes=10-19"); r.Code != 206 || r.Body.String() != data[10:20] {
+			t.Fatalf("range: %d %q", r.Code, r.Body)
+		}
+		if r := e.do(t, "GET", url, aliceToken, nil, "Range", "bytes=0-1,999998-"); r.Code != 206 || !strings.Contains(r.Body.String(), "89") {
+			t.Fatalf("multi range: %d", r.Code)
+		}
+		if fb.opens.Load() != 3 || e.bucket.read.Load() != before {
+			t.Fatalf("%d file opens, %d bytes through range readers", fb.opens.Load(), e.bucket.read.Load()-before)
 		}
 	})
 }

@@ -9,6 +9,7 @@ package blob
 import (
 	"context"
 	"io"
+	"os"
 	"time"
 )
 
@@ -56,6 +57,14 @@ type Bucket interface {
 	// Attrs.ContentType is empty in List: S3's listing does not carry it,
 	// and adapters agree so no caller comes to rely on it locally.
 	List(ctx context.Context, prefix string, fn func(Attrs) error) error
+}
+
+// FileOpener is what an adapter that keeps objects as local files may also
+// do (fileblob): open the object's file, so that a download can hand it to
+// the kernel (sendfile) instead of copying it through the process. The
+// file is the object as it was when opened, even if it is replaced later.
+type FileOpener interface {
+	OpenFile(ctx context.Context, key string) (*os.File, error)
 }
 
 // ValidKey reports whether key is safe for every adapter: non-empty, at most

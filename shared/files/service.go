@@ -2,12 +2,9 @@ package files
 
 import (
 	"context"
-	"crypto/md5"
-	"crypto/sha512"
-	"encoding/hex"
 	"fmt"
-	"hash"
 	"io"
+	"os"
 	"time"
 
 	"github.com/openrescale/platform/shared/blob"
@@ -55,8 +52,9 @@ func (s *Service) Upload(ctx context.Context, req UploadRequest) (File, error) {
 		return File{}, errs.Field("type_id", "type_id %d is not one of 1-5, 7-10", req.TypeID)
 	}
 	key := NewKey(req.Owner.UserID, req.Name)
-	md, sh := md5.New(), sha512.New()
-	body := io.TeeReader(req.Body, io.MultiWriter(md, sh))
+	hashed := newHashingReader(req.Body)
+	defer hashed.stop()
+	var body io.Reader = hashed
 	var capped *capReader
 	if s.MaxFileBytes > 0 {
 		capped = &capReader{r: body, left: s.MaxFileBytes, limit: s.MaxFileBytes}
@@ -76,10 +74,11 @@ func (s *Service) Upload(ctx context.Context, req UploadRequest) (File, error) {
 		_ = s.Bucket.Delete(context.WithoutCancel(ctx), key)
 		return File{}, errs.Field("file", "The submitted file is empty.")
 	}
+	md5Hex, sha512Hex := hashed.sums()
 	f := File{
 		OwnerID: req.Owner.UserID, OwnerEmail: req.Owner.Email,
 		Name: req.Name, TypeID: req.TypeID, DateUploaded: s.Now().UTC(), RelativePath: req.Name,
-		Key: key, Size: attrs.Size, MD5: hexSum(md), SHA512: hexSum(sh), ContentType: attrs.ContentType,
+		Key: key, Size: attrs.Size, MD5: md5Hex, SHA512: sha512Hex, ContentType: attrs.ContentType,
 		IsUploaded: true, FolderID: req.FolderID, Tags: []Tag{}, SharedWith: []string{},
 	}
 	var created File
@@ -94,6 +93,21 @@ func (s *Service) Upload(ctx context.Context, req UploadRequest) (File, error) {
 		return File{}, err
 	}
 	return created, nil
+}
+
+// OpenFile returns the file's object as a local *os.File when storage keeps
+// it as one (blob.FileOpener), so downloads can go through sendfile; ok is
+// false when it does not (S3).
+func (s *Service) OpenFile(ctx context.Context, f File) (_ *os.File, ok bool, err error) {
+	if !f.IsUploaded {
+		return nil, false, errs.E(errs.Conflict, "file %s has not finished uploading", f.ID)
+	}
+	fo, ok := s.Bucket.(blob.FileOpener)
+	if !ok {
+		return nil, false, nil
+	}
+	osf, err := fo.OpenFile(ctx, f.Key)
+	return osf, err == nil, err
 }
 
 // Open reads length bytes of a file from offset (length < 0: to the end).
@@ -115,8 +129,6 @@ func (s *Service) Delete(ctx context.Context, f File) error {
 	}
 	return nil
 }
-
-func hexSum(h hash.Hash) string { return hex.EncodeToString(h.Sum(nil)) }
 
 // capReader fails a body that grows past the limit, so the upload aborts.
 type capReader struct {

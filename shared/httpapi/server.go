@@ -325,3 +325,18 @@ func (w *statusWriter) Write(b []byte) (int, error) {
 // Unwrap lets http.ResponseController reach the underlying writer (flush,
 // deadlines) for streaming downloads.
 func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// ReadFrom passes io.Copy through to net/http's own ReadFrom, which sends
+// an *os.File (or a LimitedReader of one) with sendfile.
+func (w *statusWriter) ReadFrom(src io.Reader) (int64, error) {
+	rf, ok := w.ResponseWriter.(io.ReaderFrom)
+	if !ok {
+		return io.Copy(struct{ io.Writer }{w}, src)
+	}
+	if !w.wrote {
+		w.status, w.wrote = http.StatusOK, true
+	}
+	n, err := rf.ReadFrom(src)
+	w.n += n
+	return n, err
+}

@@ -422,6 +422,33 @@ func (b *Bucket) NewRangeReader(ctx context.Context, key string, offset, length 
 	return blobio.ContextReadCloser(ctx, &sectionFile{SectionReader: io.NewSectionReader(f, offset, length), f: f}), nil
 }
 
+// OpenFile implements blob.FileOpener.
+func (b *Bucket) OpenFile(ctx context.Context, key string) (*os.File, error) {
+	if err := checkKey(key); err != nil {
+		return nil, err
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("fileblob: open %q: %w", key, err)
+	}
+	f, err := b.root.Open(objectPath(key))
+	if isMissing(err) {
+		return nil, notFound(key, err)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("fileblob: open %q: %w", key, err)
+	}
+	if info, err := f.Stat(); err != nil || !info.Mode().IsRegular() {
+		f.Close()
+		if err != nil {
+			return nil, fmt.Errorf("fileblob: open %q: %w", key, err)
+		}
+		return nil, notFound(key, nil)
+	}
+	return f, nil
+}
+
+var _ blob.FileOpener = (*Bucket)(nil)
+
 type sectionFile struct {
 	*io.SectionReader
 	f *os.File
