@@ -366,3 +366,59 @@ func TestBodyIdleTimeout(t *testing.T) {
 		t.Errorf("handler working past the idle timeout after its body: %s", got)
 	}
 }
+
+// net/http's own answers (before any handler) are JSON through JSONErrors;
+// handler responses, text/plain ones included, pass untouched.
+func TestJSONErrorsListener(t *testing.T) {
+	h, err := NewHandler([]Route{{Name: "txt", Method: "GET", Path: "/api/v2/txt/", Public: true, Handler: func(w http.ResponseWriter, r *http.Request) error {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		w.Header().Set("Connection", "close")
+		io.WriteString(w, "plain text stays")
+		return nil
+	}}}, Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewUnstartedServer(h)
+	srv.Config.MaxHeaderBytes = 4 << 10
+	srv.Listener = JSONErrors(srv.Listener)
+	srv.Start()
+	defer srv.Close()
+	raw := func(req string) *http.Response {
+		t.Helper()
+		c, err := net.Dial("tcp", srv.Listener.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Close() })
+		c.SetDeadline(time.Now().Add(5 * time.Second))
+		io.WriteString(c, req)
+		resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+		if err != nil {
+			t.Fatalf("%.40q: %v", req, err)
+		}
+		return resp
+	}
+	for name, tt := range map[string]struct {
+		req    string
+		status int
+		detail string
+	}{
+		"bad Content-Length": {"POST /api/v2/txt/ HTTP/1.1\r\nHost: x\r\nContent-Length: nope\r\n\r\n", 400, "Bad Request"},
+		"headers too large":  {"GET /api/v2/txt/ HTTP/1.1\r\nHost: x\r\nX-Big: " + strings.Repeat("a", 8<<10) + "\r\n\r\n", 431, "Request Header Fields Too Large"},
+		"malformed":          {"GARBAGE\r\n\r\n", 400, "Bad Request"},
+		"transfer encoding":  {"POST /api/v2/txt/ HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: zip\r\n\r\n", 501, "Unsupported transfer encoding"},
+	} {
+		resp := raw(tt.req)
+		var body ErrorBody
+		err := json.NewDecoder(resp.Body).Decode(&body)
+		if resp.StatusCode != tt.status || resp.Header.Get("Content-Type") != "application/json" || err != nil || !strings.HasPrefix(body.Detail, tt.detail) {
+			t.Errorf("%s: %d %q %+v %v", name, resp.StatusCode, resp.Header.Get("Content-Type"), body, err)
+		}
+	}
+	resp := raw("GET /api/v2/txt/ HTTP/1.1\r\nHost: x\r\n\r\n")
+	b, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != 200 || string(b) != "plain text stays" {
+		t.Errorf("handler's text/plain: %d %q", resp.StatusCode, b)
+	}
+}
