@@ -31,11 +31,15 @@ package motoserver
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/xml"
 	"errors"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"runtime"
@@ -46,8 +50,10 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/batch"
+	batchtypes "github.com/aws/aws-sdk-go-v2/service/batch/types"
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
 )
 
@@ -337,4 +343,96 @@ func (s *Server) Stop() error {
 	case <-time.After(10 * time.Second):
 		return fmt.Errorf("moto (pid %d) did not exit after kill", s.cmd.Process.Pid)
 	}
+}
+
+// CreateBatchQueue creates a job queue named name on an unmanaged compute
+// environment of its own, with the service role moto insists on (moto runs
+// no instances either way), and returns the queue's ARN.
+func (s *Server) CreateBatchQueue(ctx context.Context, name string) (string, error) {
+	role, err := s.createRole(ctx, name+"-batch-service")
+	if err != nil {
+		return "", err
+	}
+	client := s.Batch()
+	ce, err := client.CreateComputeEnvironment(ctx, &batch.CreateComputeEnvironmentInput{
+		ComputeEnvironmentName: aws.String(name + "-ce"),
+		Type:                   batchtypes.CETypeUnmanaged,
+		State:                  batchtypes.CEStateEnabled,
+		ServiceRole:            aws.String(role),
+	})
+	if err != nil {
+		return "", fmt.Errorf("create compute environment for %s: %w", name, err)
+	}
+	q, err := client.CreateJobQueue(ctx, &batch.CreateJobQueueInput{
+		JobQueueName: aws.String(name),
+		Priority:     aws.Int32(1),
+		State:        batchtypes.JQStateEnabled,
+		ComputeEnvironmentOrder: []batchtypes.ComputeEnvironmentOrder{
+			{Order: aws.Int32(1), ComputeEnvironment: ce.ComputeEnvironmentArn},
+		},
+	})
+	if err != nil {
+		return "", fmt.Errorf("create job queue %s: %w", name, err)
+	}
+	return aws.ToString(q.JobQueueArn), nil
+}
+
+// RegisterJobDefinition registers a single-node container definition as
+// infra does, with integer vcpus and memory: with resourceRequirements
+// instead, moto describes jobs with "vcpus": 1.0, which the SDK cannot
+// decode.
+func RegisterJobDefinition(ctx context.Context, client *batch.Client, name string) (string, error) {
+	out, err := client.RegisterJobDefinition(ctx, &batch.RegisterJobDefinitionInput{
+		JobDefinitionName: aws.String(name),
+		Type:              batchtypes.JobDefinitionTypeContainer,
+		ContainerProperties: &batchtypes.ContainerProperties{
+			Image: aws.String("rescale-agent:test"), Command: []string{"/agent"},
+			Vcpus: aws.Int32(1), Memory: aws.Int32(512),
+		},
+	})
+	if err != nil {
+		return "", fmt.Errorf("register job definition %s: %w", name, err)
+	}
+	return aws.ToString(out.JobDefinitionArn), nil
+}
+
+// createRole creates an IAM role through IAM's query API (this module
+// has no IAM client, and one role is all the tests need) and returns its
+// ARN.
+func (s *Server) createRole(ctx context.Context, name string) (string, error) {
+	form := url.Values{
+		"Action": {"CreateRole"}, "Version": {"2010-05-08"}, "RoleName": {name},
+		"AssumeRolePolicyDocument": {`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"batch.amazonaws.com"},"Action":"sts:AssumeRole"}]}`},
+	}.Encode()
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, s.Endpoint+"/", strings.NewReader(form))
+	if err != nil {
+		return "", err
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	sum := sha256.Sum256([]byte(form))
+	creds, err := s.AWSConfig().Credentials.Retrieve(ctx)
+	if err != nil {
+		return "", err
+	}
+	// moto routes a request to a service by the credential scope of its
+	// signature.
+	if err := v4.NewSigner().SignHTTP(ctx, creds, req, hex.EncodeToString(sum[:]), "iam", Region, time.Now()); err != nil {
+		return "", fmt.Errorf("sign CreateRole: %w", err)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return "", fmt.Errorf("create role %s: %w", name, err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<16))
+	if resp.StatusCode != http.StatusOK {
+		return "", fmt.Errorf("create role %s: %s: %s", name, resp.Status, body)
+	}
+	var out struct {
+		Arn string `xml:"CreateRoleResult>Role>Arn"`
+	}
+	if err := xml.Unmarshal(body, &out); err != nil || out.Arn == "" {
+		return "", fmt.Errorf("create role %s: no ARN in %s (%v)", name, body, err)
+	}
+	return out.Arn, nil
 }

@@ -34,3 +34,27 @@ func TestSharedResets(t *testing.T) {
 		t.Fatalf("after Shared's reset: %d job definitions", len(out.JobDefinitions))
 	}
 }
+
+func TestBatchAsInfraCreatesIt(t *testing.T) {
+	srv := motoserver.Shared(t)
+	b := srv.Batch()
+	q, err := srv.CreateBatchQueue(t.Context(), "emerald")
+	if err != nil {
+		t.Fatal(err)
+	}
+	def, err := motoserver.RegisterJobDefinition(t.Context(), b, "agent")
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := b.SubmitJob(t.Context(), &batch.SubmitJobInput{JobName: aws.String("probe"), JobQueue: aws.String(q), JobDefinition: aws.String(def)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := b.DescribeJobs(t.Context(), &batch.DescribeJobsInput{Jobs: []string{aws.ToString(out.JobId)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(d.Jobs) != 1 || d.Jobs[0].Status != types.JobStatusSucceeded {
+		t.Fatalf("moto without docker should finish jobs at once: %+v", d.Jobs)
+	}
+}
