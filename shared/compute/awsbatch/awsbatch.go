@@ -41,6 +41,17 @@
 // stick across processes: Stop, StartRun and Reserve run in different
 // Lambda invocations. Items expire after Config.RecordTTL.
 //
+// # Stops
+//
+// All three stop modes are one TerminateJob, with the mode in its reason:
+// Batch (through ECS) sends the container SIGTERM and, after the
+// instance's ECS_CONTAINER_STOP_TIMEOUT (30 seconds unless the launch
+// template sets more), SIGKILL. The agent cannot tell the modes apart, so
+// on SIGTERM it stops the command as a graceful stop does and uploads
+// the outputs before the timeout; events/batchstate removes them again for
+// a shutdown (compute.Discard), once the Batch job has ended. A job not yet
+// STARTING is cancelled by the same call and never runs.
+//
 // # Events
 //
 // Batch reports progress through EventBridge ("Batch Job State Change"),

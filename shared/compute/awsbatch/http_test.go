@@ -354,3 +354,33 @@ func TestSubmitJobRequests(t *testing.T) {
 		}
 	})
 }
+
+// Racing StartRuns of one run (a step retried while its first invocation
+// still runs) submit one Batch job: the first claims the run.
+func TestRacingStartRunsSubmitOnce(t *testing.T) {
+	release := make(chan struct{})
+	api := &batchAPI{answer: func(op string, _ []byte) *http.Response {
+		if op == "submitjob" {
+			<-release
+		}
+		return submitted("b-7", "job-jrace2-run1")
+	}}
+	c := httpCompute(t, api, nil)
+	errc := make(chan error, 4)
+	for range 4 {
+		go func() { errc <- c.StartRun(t.Context(), runOf("jrace2", "1")) }()
+	}
+	// Three of them find the claim and return; the fourth is submitting.
+	for range 3 {
+		if err := <-errc; err != nil {
+			t.Fatal(err)
+		}
+	}
+	close(release)
+	if err := <-errc; err != nil {
+		t.Fatal(err)
+	}
+	if got := len(api.calls("submitjob")); got != 1 {
+		t.Fatalf("%d SubmitJob calls, want 1", got)
+	}
+}
