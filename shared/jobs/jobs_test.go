@@ -167,7 +167,7 @@ func TestValidation(t *testing.T) {
 		{"huge slots as string", ja(uic, `{"coreType": "standard-plus", "coresPerSlot": 1, "slots": "9223372036854775807"}`, ""), "jobanalyses[0].hardware.slots", "at most 1000"},
 		{"huge walltime", ja(uic, `{"coreType": "standard-plus", "coresPerSlot": 1, "walltime": 9223372036854775807}`, ""), "jobanalyses[0].hardware.walltime", "at most 8760"},
 		{"huge monte carlo", `{"name": "x", "monteCarloIterations": 9223372036854775807, "jobanalyses": [{"analysis": {"code": "user_included"}, "command": "x", "hardware": {"coreType": "standard-plus"}}]}`, "monteCarloIterations", "at most"},
-		{"long coretype echoed clipped", ja(uic, `{"coreType": "`+strings.Repeat("w", 100000)+`"}`, ""), "jobanalyses[0].hardware.coreType", `unknown coretype "`+strings.Repeat("w", 64)+`…"`},
+		{"long coretype echoed clipped", ja(uic, `{"coreType": "`+strings.Repeat("w", 100000)+`"}`, ""), "jobanalyses[0].hardware.coreType", `unknown coretype "` + strings.Repeat("w", 64) + `…"`},
 		{"param file missing", `{"name": "x", "paramFile": {"id": "nofile"}, "jobanalyses": [{"analysis": {"code": "user_included"}, "command": "x", "hardware": {"coreType": "standard-plus"}}]}`, "paramFile.id", "not found"},
 	}
 	for _, tt := range tests {

@@ -53,16 +53,16 @@ func New(st store.Store, cat Catalog, fs Files, remove FileRemover, now func() t
 	return &Service{st: st, cat: cat, files: fs, remove: remove, now: now}
 }
 
-func userPK(uid string) string         { return "USER#" + uid }
-func jobSK(id string) string           { return "JOB#" + id }
-func shareSK(id, rid string) string    { return "JOB#" + id + "#SHARE#" + rid }
-func jobsByDatePK(uid string) string   { return "USER#" + uid + "#JOBS" }
+func userPK(uid string) string       { return "USER#" + uid }
+func jobSK(id string) string         { return "JOB#" + id }
+func shareSK(id, rid string) string  { return "JOB#" + id + "#SHARE#" + rid }
+func jobsByDatePK(uid string) string { return "USER#" + uid + "#JOBS" }
 
 // jobCount counts a user's jobs (the GSI1 partition jobsByDatePK), so that
 // page 1 of the list reads one page and this item, not every job.
 func jobCount(uid string) store.Counter { return store.Counter{PK: userPK(uid), SK: "COUNT#JOBS"} }
-func sharedByDatePK(rid string) string { return "USER#" + rid + "#SHAREDJOBS" }
-func jobIDPK(id string) string         { return "JOBID#" + id }
+func sharedByDatePK(rid string) string  { return "USER#" + rid + "#SHAREDJOBS" }
+func jobIDPK(id string) string          { return "JOBID#" + id }
 
 const jobIDSK = "JOBID"
 

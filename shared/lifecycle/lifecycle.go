@@ -147,8 +147,8 @@ type Record struct {
 	Started bool             `json:"clusterStarted"`
 	// Reason is why the job ended, once it has; Failed says whether
 	// that was a failure (a stop is not).
-	Reason  string `json:"reason,omitempty"`
-	Failed  bool   `json:"failed,omitempty"`
+	Reason string `json:"reason,omitempty"`
+	Failed bool   `json:"failed,omitempty"`
 	// Seed drives the job's random generators (Monte Carlo): drawn at
 	// submit, so a retried or resumed job plans the same runs.
 	Seed    uint64 `json:"seed"`
