@@ -240,7 +240,12 @@ func (h Handlers) Runs(w http.ResponseWriter, r *http.Request) error {
 	for i, run := range list {
 		views[i] = renderRun(run)
 	}
-	body, err := httpapi.NewPage(r, h.Base, p, total, views)
+	return writePage(w, r, h.Base, p, total, views)
+}
+
+// writePage renders one page of a list the domain already paged.
+func writePage[T any](w http.ResponseWriter, r *http.Request, base httpapi.BaseURL, p httpapi.PageRequest, total int, items []T) error {
+	body, err := httpapi.NewPage(r, base, p, total, items)
 	if err != nil {
 		return err
 	}
@@ -279,12 +284,7 @@ func (h Handlers) outputs(w http.ResponseWriter, r *http.Request, runID string) 
 	for i, f := range list {
 		views[i] = h.FileView.Render(r, f)
 	}
-	body, err := httpapi.NewPage(r, h.Base, p, total, views)
-	if err != nil {
-		return err
-	}
-	httpapi.WriteJSON(w, http.StatusOK, body)
-	return nil
+	return writePage(w, r, h.Base, p, total, views)
 }
 
 // JobFiles is GET /api/v2/jobs/{id}/files/ (?search=).

@@ -10,6 +10,7 @@ import (
 	"github.com/openrescale/platform/shared/compute"
 	"github.com/openrescale/platform/shared/doe"
 	"github.com/openrescale/platform/shared/errs"
+	"github.com/openrescale/platform/shared/files"
 	"github.com/openrescale/platform/shared/jobs"
 )
 
@@ -123,7 +124,7 @@ func (s *Service) renderTemplates(ctx context.Context, j jobs.Job, run Run) ([]c
 // outputs: the run's working directory has them, so they come back as
 // outputs from there.
 func templatePrefix(uid, jobID, run string) string {
-	return outputPrefix(uid, jobID, run)[:len(outputPrefix(uid, jobID, run))-len("run"+run+"/")] + "templates/run" + run + "/"
+	return files.UserPrefix(uid) + "output/job_" + jobID + "/templates/run" + run + "/"
 }
 
 type limitWriter struct {
