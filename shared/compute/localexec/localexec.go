@@ -103,6 +103,14 @@ func New(cfg Config) (*Executor, error) {
 	if cfg.Sandbox == nil {
 		return nil, errors.New("localexec: a sandbox is required (worker.None to run unsandboxed)")
 	}
+	// Runs start in their own directory with commands that may cd, and
+	// the worker takes absolute paths only: "./data" (the default data
+	// directory) must not reach it as given.
+	root, err := filepath.Abs(cfg.Root)
+	if err != nil {
+		return nil, fmt.Errorf("localexec: %w", err)
+	}
+	cfg.Root = root
 	if err := os.MkdirAll(cfg.Root, 0o700); err != nil {
 		return nil, fmt.Errorf("localexec: %w", err)
 	}

@@ -50,3 +50,23 @@ func TestContract(t *testing.T) {
 		}))
 	})
 }
+
+// TestRelativeRoot: the default data directory is "./data"; runs under a
+// relative root must start like any other.
+func TestRelativeRoot(t *testing.T) {
+	t.Chdir(t.TempDir())
+	computetest.Run(t, func(t *testing.T, cores int, sink compute.Sink) (compute.Compute, blob.Bucket) {
+		b, err := fileblob.New("blobs")
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { b.Close() })
+		ex, err := localexec.New(localexec.Config{Root: filepath.Join("data", "runs"), Cores: cores, Sandbox: worker.None{},
+			Bucket: b, Sink: sink, Grace: time.Second})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { ex.Close() })
+		return ex, b
+	})
+}
