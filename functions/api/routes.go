@@ -129,7 +129,7 @@ func Routes(d Deps) []httpapi.Route {
 	up := fuploads.Handlers{Uploads: d.Uploads, Base: d.Base, Local: d.UploadURLs, Folders: d.FileFolders}
 	cr := fcredentials.Handlers{Issuer: d.Credentials, Base: d.Base}
 	rn := fruns.Handlers{Lifecycle: d.Lifecycle, Live: d.Live, Files: d.Files, FileView: fileView, Base: d.Base}
-	start, stop := httpapi.StartExecution, httpapi.StopExecution
+	start, stop, cc := httpapi.StartExecution, httpapi.StopExecution, httpapi.ComputeControl
 	sts := httpapi.IssueUploadCredentials
 
 	r := httpapi.TableRead
@@ -167,9 +167,9 @@ func Routes(d Deps) []httpapi.Route {
 		{Name: "data-jobs-fields", Method: "GET", Path: "/api/v2/data/jobs/fields/", Needs: []httpapi.Permission{r}, Handler: jh.DataFields},
 
 		{Name: "jobs-submit", Method: "POST", Path: "/api/v2/jobs/{id}/submit/", Needs: []httpapi.Permission{r, w, start}, Handler: rn.Submit},
-		{Name: "jobs-stop", Method: "POST", Path: "/api/v2/jobs/{id}/stop/", Needs: []httpapi.Permission{r, w, stop}, Handler: rn.Stop},
-		{Name: "jobs-force-stop", Method: "POST", Path: "/api/v2/jobs/{id}/force_stop/", Needs: []httpapi.Permission{r, w, stop}, Handler: rn.ForceStop},
-		{Name: "jobs-shutdown", Method: "POST", Path: "/api/v2/jobs/{id}/shutdown/", Needs: []httpapi.Permission{r, w, stop}, Handler: rn.Shutdown},
+		{Name: "jobs-stop", Method: "POST", Path: "/api/v2/jobs/{id}/stop/", Needs: []httpapi.Permission{r, w, stop, cc}, Handler: rn.Stop},
+		{Name: "jobs-force-stop", Method: "POST", Path: "/api/v2/jobs/{id}/force_stop/", Needs: []httpapi.Permission{r, w, stop, cc}, Handler: rn.ForceStop},
+		{Name: "jobs-shutdown", Method: "POST", Path: "/api/v2/jobs/{id}/shutdown/", Needs: []httpapi.Permission{r, w, stop, cc}, Handler: rn.Shutdown},
 		{Name: "jobs-statuses", Method: "GET", Path: "/api/v2/jobs/{id}/statuses/", Needs: []httpapi.Permission{r}, Handler: rn.Statuses},
 		{Name: "jobs-cluster-statuses", Method: "GET", Path: "/api/v2/jobs/{id}/cluster_statuses/", Needs: []httpapi.Permission{r}, Handler: rn.ClusterStatuses},
 		{Name: "jobs-extendedlogs", Method: "GET", Path: "/api/v2/jobs/{id}/extendedlogs/", Needs: []httpapi.Permission{r}, Handler: rn.ExtendedLogs},
@@ -178,9 +178,9 @@ func Routes(d Deps) []httpapi.Route {
 		{Name: "runs-list", Method: "GET", Path: "/api/v2/jobs/{id}/runs/", Needs: []httpapi.Permission{r}, Handler: rn.Runs},
 		{Name: "runs-get", Method: "GET", Path: "/api/v2/jobs/{id}/runs/{run}/", Needs: []httpapi.Permission{r}, Handler: rn.Run},
 		{Name: "runs-files", Method: "GET", Path: "/api/v2/jobs/{id}/runs/{run}/files/", Needs: []httpapi.Permission{r}, Handler: rn.RunFiles},
-		{Name: "runs-stop", Method: "POST", Path: "/api/v2/jobs/{id}/runs/{run}/stop/", Needs: []httpapi.Permission{r, w, stop}, Handler: rn.StopRun},
-		{Name: "runs-directory", Method: "GET", Path: "/api/v2/jobs/{id}/runs/{run}/directory-contents/", Needs: []httpapi.Permission{r}, Handler: rn.DirectoryContents},
-		{Name: "runs-tail", Method: "GET", Path: "/api/v2/jobs/{id}/runs/{run}/tail/{path...}", Needs: []httpapi.Permission{r}, Handler: rn.Tail},
+		{Name: "runs-stop", Method: "POST", Path: "/api/v2/jobs/{id}/runs/{run}/stop/", Needs: []httpapi.Permission{r, w, stop, cc}, Handler: rn.StopRun},
+		{Name: "runs-directory", Method: "GET", Path: "/api/v2/jobs/{id}/runs/{run}/directory-contents/", Needs: []httpapi.Permission{r, br}, Handler: rn.DirectoryContents},
+		{Name: "runs-tail", Method: "GET", Path: "/api/v2/jobs/{id}/runs/{run}/tail/{path...}", Needs: []httpapi.Permission{r, br}, Handler: rn.Tail},
 		{Name: "clusters-list", Method: "GET", Path: "/api/v3/jobs/{id}/clusters/", Needs: []httpapi.Permission{r}, Handler: rn.Clusters},
 		{Name: "cluster-tasks-create", Method: "POST", Path: "/api/v3/clusters/{id}/tasks/", Needs: []httpapi.Permission{r, w, br, bw}, Handler: rn.CreateTask},
 		{Name: "cluster-tasks-get", Method: "GET", Path: "/api/v3/clusters/{id}/tasks/{task}/", Needs: []httpapi.Permission{r}, Handler: rn.Task},

@@ -345,7 +345,7 @@ func grant(ps *PlatformStack, fn awslambda.Function, needs []httpapi.Permission)
 			ps.Bucket.GrantRead(fn, nil)
 		case httpapi.BucketWrite:
 			ps.Bucket.GrantWrite(fn, nil, nil)
-		case httpapi.StartExecution, httpapi.StopExecution:
+		case httpapi.StartExecution, httpapi.StopExecution, httpapi.ComputeControl:
 			// TODO(lifecycle issue): grant states:StartExecution /
 			// StopExecution on the job state machine once it exists.
 		case httpapi.IssueUploadCredentials:

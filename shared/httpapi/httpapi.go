@@ -33,6 +33,9 @@ const (
 	StartExecution         Permission = "states:start"
 	StopExecution          Permission = "states:stop"
 	IssueUploadCredentials Permission = "sts:assume-upload-role"
+	// ComputeControl is what ending runs needs in AWS: Batch TerminateJob
+	// and DescribeJobs on the platform's job queues (the stop routes).
+	ComputeControl Permission = "compute:control"
 )
 
 // AnyMethod as a Route's Method matches every method (API Gateway's ANY).

@@ -100,30 +100,30 @@ type API interface {
 // Queue is one enabled coretype.
 type Queue struct {
 	// Queue is the job queue's name or ARN.
-	Queue string
+	Queue string `json:"queue"`
 	// CoresPerNode is the coretype's cores per instance (what one node of a
 	// job may have), and VCPUsPerCore the vCPUs Batch counts per core (2
 	// for a coretype with hyperthreading on; 0 means 1).
-	CoresPerNode int
-	VCPUsPerCore int
+	CoresPerNode int `json:"coresPerNode"`
+	VCPUsPerCore int `json:"vcpusPerCore,omitempty"`
 	// MaxNodes bounds a multi-node job (the compute environment's maxvCpus
 	// over a node's); 0 means 1: single-node jobs only.
-	MaxNodes int
+	MaxNodes int `json:"maxNodes,omitempty"`
 	// MemoryMiBPerNode is what a container may reserve on one instance;
 	// a run on part of a node gets its share. 0 keeps the definition's.
-	MemoryMiBPerNode int
+	MemoryMiBPerNode int `json:"memoryMiBPerNode,omitempty"`
 	// StorageBytesPerNode is the instance's scratch volume; jobs asking for
 	// more are refused. 0 checks nothing.
-	StorageBytesPerNode int64
+	StorageBytesPerNode int64 `json:"storageBytesPerNode,omitempty"`
 }
 
 // Definition names the job definitions of one software image (name,
 // name:revision or ARN).
 type Definition struct {
-	Single string
+	Single string `json:"single"`
 	// Multi is the multi-node parallel definition, "" if MPI runs of this
 	// software may not span nodes.
-	Multi string
+	Multi string `json:"multi,omitempty"`
 }
 
 // DefaultDefinition is the Definitions key for software without an image
@@ -133,6 +133,31 @@ const DefaultDefinition = "*"
 // DefinitionKey is the Definitions key of an analysis version; an analysis
 // whose versions share an image uses version "*".
 func DefinitionKey(analysis, version string) string { return analysis + "/" + version }
+
+// Deployment is what infra tells the functions about the compute it
+// created: the enabled coretypes' queues and the software images' job
+// definitions, JSON-encoded in the EnvDeployment environment variable of
+// every function that starts or stops runs (infra writes it, cmd/lambda
+// reads it; one type so the two cannot drift).
+type Deployment struct {
+	Queues      map[string]Queue      `json:"queues"`
+	Definitions map[string]Definition `json:"definitions"`
+}
+
+// EnvDeployment is the environment variable holding a Deployment.
+const EnvDeployment = "BATCH_DEPLOYMENT"
+
+// ParseDeployment decodes an EnvDeployment value, refusing unknown fields
+// so a misspelt key fails at start-up rather than as a missing queue.
+func ParseDeployment(s string) (Deployment, error) {
+	var d Deployment
+	dec := json.NewDecoder(strings.NewReader(s))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&d); err != nil {
+		return Deployment{}, fmt.Errorf("%s: %w", EnvDeployment, err)
+	}
+	return d, nil
+}
 
 // Backoff bounds the retries of a throttled SubmitJob.
 type Backoff struct {
