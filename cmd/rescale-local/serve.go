@@ -157,11 +157,14 @@ func Open(ctx context.Context, cfg Config, stdout io.Writer, log *slog.Logger) (
 		m.Close()
 		return nil, err
 	}
-	m.listener, err = net.Listen("tcp", cfg.Addr)
+	l, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
 		m.Close()
 		return nil, fmt.Errorf("listen on %s: %w", cfg.Addr, err)
 	}
+	// net/http's own answers (malformed request line, oversized headers)
+	// become {"detail"} JSON like every handler error.
+	m.listener = httpapi.JSONErrors(l)
 	apiURL := "http://" + m.listener.Addr().String() + "/api/v2/"
 	if cfg.PublicURL != "" {
 		apiURL = strings.TrimSuffix(cfg.PublicURL, "/") + "/api/v2/"
@@ -223,8 +226,11 @@ func Open(ctx context.Context, cfg Config, stdout io.Writer, log *slog.Logger) (
 		// a multi-gigabyte upload or download must not be cut off. A
 		// stalled client is bounded by the header timeout and TCP.
 		ReadHeaderTimeout: 30 * time.Second,
-		MaxHeaderBytes:    64 << 10,
-		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+		// Idle keep-alive connections are closed after a while, so clients
+		// that never close theirs do not hold file descriptors forever.
+		IdleTimeout:    2 * time.Minute,
+		MaxHeaderBytes: 64 << 10,
+		ErrorLog:       slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
 	return m, nil
 }

@@ -2,7 +2,9 @@ package e2e
 
 import (
 	"bufio"
+	"encoding/json"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"net/url"
@@ -63,6 +65,38 @@ func TestHardening(t *testing.T) {
 	file := uploadInto(t, s, testKey, "", "lines.txt", "a\nb\n").JSON(t)["id"].(string)
 	roots := do(t, "GET", s.URL+"/api/v3/users/me/folders/", testKey, nil).JSON(t)
 	lib := fmt.Sprint(roots["myLibrary"])
+
+	// net/http answers these before any handler runs; the listener makes
+	// them the API's JSON errors too.
+	t.Run("pre-handler errors are JSON", func(t *testing.T) {
+		host := strings.TrimPrefix(s.URL, "http://")
+		for _, tc := range []struct {
+			name, request string
+			status        int
+		}{
+			{"malformed request line", "GARBAGE\r\n\r\n", 400},
+			{"oversized headers", "GET /api/v2/jobs/ HTTP/1.1\r\nHost: " + host + "\r\nX-Big: " + strings.Repeat("a", 128<<10) + "\r\n\r\n", 431},
+			{"unsupported transfer encoding", "POST /api/v2/jobs/ HTTP/1.1\r\nHost: " + host + "\r\nTransfer-Encoding: gzip\r\n\r\n", 501},
+		} {
+			c, err := net.Dial("tcp", host)
+			if err != nil {
+				t.Fatal(err)
+			}
+			c.SetDeadline(time.Now().Add(10 * time.Second))
+			io.WriteString(c, tc.request)
+			resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+			if err != nil {
+				c.Close()
+				t.Fatalf("%s: %v", tc.name, err)
+			}
+			var body map[string]any
+			err = json.NewDecoder(resp.Body).Decode(&body)
+			c.Close()
+			if resp.StatusCode != tc.status || err != nil || body["detail"] == nil || resp.Header.Get("Content-Type") != "application/json" {
+				t.Errorf("%s: %d %q %v (decode: %v), want %d with a JSON detail", tc.name, resp.StatusCode, resp.Header.Get("Content-Type"), body, err, tc.status)
+			}
+		}
+	})
 
 	// One paginator: an overflowing page is a 400 naming page on every list.
 	t.Run("overflowing page", func(t *testing.T) {
