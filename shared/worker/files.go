@@ -111,15 +111,25 @@ func Tail(dir, rel string, lines int, w io.Writer) error {
 	if !fi.Mode().IsRegular() {
 		return fmt.Errorf("worker: tail %s: not a regular file", rel)
 	}
-	size := fi.Size()
-	start, err := tailStart(f, size, lines)
-	if err != nil {
-		return fmt.Errorf("worker: tail %s: %w", rel, err)
-	}
-	if _, err := io.Copy(w, io.NewSectionReader(f, start, size-start)); err != nil {
+	if err := TailReader(f, fi.Size(), lines, w); err != nil {
 		return fmt.Errorf("worker: tail %s: %w", rel, err)
 	}
 	return nil
+}
+
+// TailReader writes the last lines lines of the first size bytes of r to w,
+// as Tail does for a file: for the job agent's log as a stored object,
+// read by ranges.
+func TailReader(r io.ReaderAt, size int64, lines int, w io.Writer) error {
+	if lines <= 0 {
+		return nil
+	}
+	start, err := tailStart(r, size, lines)
+	if err != nil {
+		return err
+	}
+	_, err = io.Copy(w, io.NewSectionReader(r, start, size-start))
+	return err
 }
 
 // tailStart finds the offset of the first of the last n lines of the

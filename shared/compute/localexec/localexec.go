@@ -19,7 +19,6 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"sort"
 	"strings"
 	"sync"
 	"time"
@@ -30,10 +29,10 @@ import (
 	"github.com/openrescale/platform/shared/worker"
 )
 
-// Software says how analysis versions run here: analysis code → version
-// code (or "*" for any version) → how to set it up. user_included needs no
-// entry: its command runs as given.
-type Software map[string]map[string]worker.Software
+// Software says how analysis versions run here (the job agent reads the
+// same map): analysis code → version code (or "*" for any version) → how
+// to set it up.
+type Software = worker.SoftwareMap
 
 // Config holds the executor's dependencies and settings.
 type Config struct {
@@ -81,7 +80,7 @@ type run struct {
 	dir   string
 	slot  chan struct{}
 	mu    sync.Mutex
-	proc  *worker.Process
+	exec  *worker.Execution
 	stop  compute.StopMode
 	stopc chan struct{} // closed when stop is first set
 }
@@ -166,30 +165,11 @@ func (e *Executor) Check(ctx context.Context, req compute.Requirements) error {
 // software finds how an analysis version runs here; ok is false for
 // analyses that need nothing (user_included).
 func (e *Executor) software(req compute.Requirements) (worker.Software, bool, error) {
-	if strings.HasPrefix(req.Analysis, "user_included") || req.Analysis == "custom" {
-		return worker.Software{}, false, nil
+	sw, ok, err := e.cfg.Software.Find(req.Analysis, req.Version, req.VersionName)
+	if err != nil {
+		return worker.Software{}, false, errs.E(errs.Invalid, "%s", err.Error())
 	}
-	versions := e.cfg.Software[req.Analysis]
-	if sw, ok := versions[req.Version]; ok {
-		return sw, true, nil
-	}
-	if sw, ok := versions["*"]; ok {
-		return sw, true, nil
-	}
-	name := req.VersionName
-	if name == "" {
-		name = req.Version
-	}
-	msg := fmt.Sprintf("%s %s is not installed on this machine", req.Analysis, name)
-	if len(versions) > 0 {
-		have := make([]string, 0, len(versions))
-		for v := range versions {
-			have = append(have, v)
-		}
-		sort.Strings(have)
-		msg += " (installed: " + strings.Join(have, ", ") + ")"
-	}
-	return worker.Software{}, false, errs.E(errs.Invalid, "%s", msg)
+	return sw, ok, nil
 }
 
 // Reserve waits for the job's cores in submission order.
@@ -347,30 +327,14 @@ func (e *Executor) execute(ru *run, base string) {
 		return
 	}
 	inputs := make([]worker.Input, len(r.Inputs))
+	var executable []string
 	for i, f := range r.Inputs {
 		key := f.Key
 		inputs[i] = worker.Input{Name: f.Name, Open: func(ctx context.Context) (io.ReadCloser, error) {
 			return e.cfg.Bucket.NewRangeReader(ctx, key, 0, -1)
 		}}
-	}
-	staged, err := worker.Stage(ctx, ru.dir, inputs)
-	if err == nil {
-		err = makeExecutable(ru.dir, r.Inputs)
-	}
-	if err != nil {
-		if errors.Is(err, worker.ErrUnsafePath) {
-			// The user's archive is at fault: not worth a retry.
-			ev.ExitCode, ev.Reason = 1, "staging the inputs failed: "+err.Error()
-			e.report(ev)
-			return
-		}
-		fail("staging the inputs failed: " + err.Error())
-		return
-	}
-	if r.Req.StorageBytes > 0 {
-		if err := worker.CheckDisk(ru.dir, r.Req.StorageBytes); err != nil {
-			fail(err.Error())
-			return
+		if f.Executable {
+			executable = append(executable, f.Name)
 		}
 	}
 	sw, hasSW, err := e.software(r.Req)
@@ -378,37 +342,46 @@ func (e *Executor) execute(ru *run, base string) {
 		fail(err.Error())
 		return
 	}
-	spec := worker.Spec{
-		Dir: ru.dir, Command: r.Command, PreCommand: r.PreCommand, PostCommand: r.PostCommand,
-		Env: r.Env, Cores: r.Req.Cores, UseMPI: r.UseMPI, Walltime: r.Walltime,
-		Log: filepath.Join(ru.dir, "process_output.log"), Sandbox: e.cfg.Sandbox, Grace: e.cfg.Grace,
-		Scratch: base,
+	job := worker.Job{
+		Inputs: inputs, Executable: executable, StorageBytes: r.Req.StorageBytes,
+		Spec: worker.Spec{
+			Dir: ru.dir, Command: r.Command, PreCommand: r.PreCommand, PostCommand: r.PostCommand,
+			Env: r.Env, Cores: r.Req.Cores, UseMPI: r.UseMPI, Walltime: r.Walltime,
+			Sandbox: e.cfg.Sandbox, Grace: e.cfg.Grace, Scratch: base,
+		},
 	}
 	if hasSW {
-		spec.Software = &sw
+		job.Spec.Software = &sw
 	}
+	x := worker.Execute(ctx, job, func() {
+		e.report(compute.Event{JobID: r.JobID, OwnerID: r.OwnerID, RunID: r.RunID, State: compute.Running, Time: time.Now()})
+	})
 	ru.mu.Lock()
+	ru.exec = x
 	if ru.stop != "" {
-		ru.mu.Unlock()
-		ev.Stopped, ev.Time = ru.stop, time.Now()
-		e.saveOutputs(ctx, ru, staged, &ev)
-		e.report(ev)
-		return
+		x.Stop(workerMode(ru.stop))
 	}
-	p, err := worker.Start(ctx, spec)
-	if err != nil {
-		ru.mu.Unlock()
-		fail("the run could not start: " + err.Error())
-		return
-	}
-	ru.proc = p
 	ru.mu.Unlock()
-	e.report(compute.Event{JobID: r.JobID, OwnerID: r.OwnerID, RunID: r.RunID, State: compute.Running, Time: time.Now()})
-
-	res := p.Wait()
+	out := x.Wait()
 	ru.mu.Lock()
 	stop := ru.stop
 	ru.mu.Unlock()
+	if !out.Started {
+		switch {
+		case out.Err != nil && errors.Is(out.Err, worker.ErrUnsafePath):
+			// The user's archive is at fault: not worth a retry.
+			ev.ExitCode, ev.Reason = 1, out.Err.Error()
+			e.report(ev)
+		case out.Err != nil:
+			fail(out.Err.Error())
+		default: // stopped before the commands started
+			ev.Stopped, ev.Time = stop, time.Now()
+			e.saveOutputs(ctx, ru, out.Staged, &ev)
+			e.report(ev)
+		}
+		return
+	}
+	res := out.Result
 	ev.ExitCode, ev.Time = res.ExitCode, res.Ended
 	switch {
 	case res.WalltimeExceeded:
@@ -423,25 +396,8 @@ func (e *Executor) execute(ru *run, base string) {
 	if ctx.Err() != nil {
 		return // shutting down: the reconciler deals with it after a restart
 	}
-	e.saveOutputs(ctx, ru, staged, &ev)
+	e.saveOutputs(ctx, ru, out.Staged, &ev)
 	e.report(ev)
-}
-
-// makeExecutable sets the execute bits of the inputs that ask for them.
-func makeExecutable(dir string, files []compute.File) error {
-	root, err := os.OpenRoot(dir)
-	if err != nil {
-		return err
-	}
-	defer root.Close()
-	for _, f := range files {
-		if f.Executable {
-			if err := root.Chmod(f.Name, 0o755); err != nil {
-				return fmt.Errorf("make %s executable: %w", f.Name, err)
-			}
-		}
-	}
-	return nil
 }
 
 // stopped is closed once the run is asked to stop.
@@ -533,10 +489,10 @@ func (e *Executor) Stop(ctx context.Context, jobID, runID string, mode compute.S
 			}
 			ru.stop = mode
 		}
-		p := ru.proc
+		x := ru.exec
 		ru.mu.Unlock()
-		if p != nil {
-			p.Stop(workerMode(mode))
+		if x != nil {
+			x.Stop(workerMode(mode))
 		}
 	}
 	return nil
