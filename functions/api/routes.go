@@ -17,6 +17,7 @@ import (
 	ffolders "github.com/openrescale/platform/functions/folders"
 	"github.com/openrescale/platform/functions/health"
 	fjobs "github.com/openrescale/platform/functions/jobs"
+	"github.com/openrescale/platform/functions/openapi"
 	fruns "github.com/openrescale/platform/functions/runs"
 	fuploads "github.com/openrescale/platform/functions/uploads"
 	"github.com/openrescale/platform/shared/accounts"
@@ -138,6 +139,10 @@ func Routes(d Deps) []httpapi.Route {
 	bw := httpapi.BucketWrite
 	table := []httpapi.Route{
 		{Name: "healthz", Method: "GET", Path: "/healthz", Public: true, Needs: []httpapi.Permission{r}, Handler: hl.Healthz},
+		// Public: the document describes the API, holds nothing of any
+		// user's, and tools fetch it before they have a key. The path ends
+		// in "/" like every other; /api/v2/openapi.json is served the same.
+		{Name: "openapi", Method: "GET", Path: "/api/v2/openapi.json/", Public: true, Handler: openapi.Handlers{Base: d.Base}.Serve},
 
 		{Name: "coretypes-list", Method: "GET", Path: "/api/v2/coretypes/", Needs: []httpapi.Permission{r}, Handler: cat.ListCoretypes},
 		{Name: "analyses-list", Method: "GET", Path: "/api/v2/analyses/", Needs: []httpapi.Permission{r}, Handler: cat.ListAnalyses},
