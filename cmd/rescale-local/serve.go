@@ -33,6 +33,7 @@ import (
 	"github.com/openrescale/platform/shared/storagecreds"
 	"github.com/openrescale/platform/shared/store/boltstore"
 	"github.com/openrescale/platform/shared/uploads"
+	"github.com/openrescale/platform/web/console"
 )
 
 // Config is what serve reads from flags and the environment, once.
@@ -210,7 +211,8 @@ func Open(ctx context.Context, cfg Config, stdout io.Writer, log *slog.Logger) (
 		Lifecycle:      m.jobs.lifecycle,
 		Live:           m.jobs.exec,
 	}
-	h, err := httpapi.NewHandler(append(api.Routes(deps), api.LocalRoutes(deps)...), httpapi.Config{
+	routes := append(api.Routes(deps), api.LocalRoutes(deps)...)
+	h, err := httpapi.NewHandler(routes, httpapi.Config{
 		Auth:  auth.Tokens{Keys: m.accounts},
 		Limit: ratelimit.New(cfg.RatePerSec, cfg.RateBurst, time.Now),
 		Log:   log,
@@ -220,8 +222,14 @@ func Open(ctx context.Context, cfg Config, stdout io.Writer, log *slog.Logger) (
 		m.Close()
 		return nil, fmt.Errorf("build routes: %w", err)
 	}
+	// The web console answers every path the route table does not own.
+	withConsole, err := console.WithAPI(h, routes, console.NewSite(console.FS()))
+	if err != nil {
+		m.Close()
+		return nil, fmt.Errorf("mount web console: %w", err)
+	}
 	m.server = &http.Server{
-		Handler: h,
+		Handler: withConsole,
 		// No ReadTimeout or WriteTimeout: they bound a whole request, and
 		// a multi-gigabyte upload or download must not be cut off. A
 		// stalled client is bounded by the header timeout and TCP.
