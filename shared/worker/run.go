@@ -498,6 +498,17 @@ func (p *Process) Pid() int {
 	return p.pid
 }
 
+// SignalNumber is the number of a signal Result.Signal names, 0 if none:
+// what a shell reports as 128+n for a child that died of it.
+func SignalNumber(name string) int {
+	for n := syscall.Signal(1); n < 65; n++ {
+		if signalName(n) == name {
+			return int(n)
+		}
+	}
+	return 0
+}
+
 func signalName(s syscall.Signal) string {
 	names := map[syscall.Signal]string{
 		syscall.SIGHUP: "SIGHUP", syscall.SIGINT: "SIGINT", syscall.SIGQUIT: "SIGQUIT",

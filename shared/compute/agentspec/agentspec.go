@@ -77,6 +77,9 @@ const (
 type Input struct {
 	Name string `json:"name"`
 	Key  string `json:"key"`
+	// Executable inputs get their execute bits after staging (rendered
+	// templates a command may run), as compute.File.Executable.
+	Executable bool `json:"executable,omitempty"`
 }
 
 // Spec is one run as the agent performs it: the same fields as the local

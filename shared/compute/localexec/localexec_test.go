@@ -13,6 +13,7 @@ import (
 	"github.com/openrescale/platform/shared/compute/computetest"
 	"github.com/openrescale/platform/shared/compute/localexec"
 	"github.com/openrescale/platform/shared/worker"
+	"github.com/openrescale/platform/shared/worker/workertest"
 )
 
 func harness(sandbox func(t *testing.T) worker.Sandbox) computetest.Harness {
@@ -68,5 +69,24 @@ func TestRelativeRoot(t *testing.T) {
 		}
 		t.Cleanup(func() { ex.Close() })
 		return ex, b
+	})
+}
+
+// TestCases runs the table the job agent also runs (cmd/agent): the same
+// runs must produce the same outputs on both.
+func TestCases(t *testing.T) {
+	sw := worker.SoftwareMap{"openfoam": {"v1912-openmpi": {EnvScript: "/usr/share/openfoam/etc/bashrc", Requires: []string{"simpleFoam"}, OpenFOAM: true}}}
+	t.Run("none", func(t *testing.T) {
+		workertest.Run(t, workertest.Local(worker.None{}, sw))
+	})
+	t.Run("bubblewrap", func(t *testing.T) {
+		p, err := exec.LookPath("bwrap")
+		if err != nil {
+			if os.Getenv("REQUIRE_TEST_SERVERS") != "" {
+				t.Fatalf("bubblewrap is required: %v", err)
+			}
+			t.Skip("SKIP: bwrap not installed")
+		}
+		workertest.Run(t, workertest.Local(worker.Bubblewrap{Path: p}, sw))
 	})
 }
