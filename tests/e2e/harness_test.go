@@ -4,6 +4,7 @@ package e2e
 
 import (
 	"bufio"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -21,7 +22,19 @@ import (
 
 var binary string // built once in TestMain
 
+// validator checks every /api/ response the tests get against the OpenAPI
+// document. It is http.DefaultClient's transport, set in TestMain, so that
+// every request a test makes, with do or its own client call, goes through
+// it.
+var validator *apiValidator
+
 func TestMain(m *testing.M) {
+	var err error
+	if validator, err = newAPIValidator(http.DefaultTransport); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	http.DefaultClient.Transport = validator
 	dir, err := os.MkdirTemp("", "rescale-e2e-bin")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
@@ -35,6 +48,9 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	code := m.Run()
+	if testing.Verbose() {
+		fmt.Fprintf(os.Stderr, "OpenAPI: operations no response was validated against: %v\n", validator.unseen())
+	}
 	os.RemoveAll(dir)
 	os.Exit(code)
 }
@@ -86,6 +102,7 @@ func start(t *testing.T, dataDir string, env []string, args ...string) *server {
 	t.Cleanup(func() { s.stop(syscall.SIGKILL) })
 	select {
 	case s.URL = <-urlc:
+		validator.register(t, s.URL)
 	case err := <-s.done:
 		t.Fatalf("server exited before listening: %v\n%s", err, s.Stdout())
 	case <-time.After(30 * time.Second):
@@ -146,7 +163,7 @@ func (r response) JSON(t *testing.T) map[string]any {
 
 func do(t *testing.T, method, url, key string, body io.Reader, headers ...string) response {
 	t.Helper()
-	req, err := http.NewRequest(method, url, body)
+	req, err := http.NewRequestWithContext(withTest(context.Background(), t), method, url, body)
 	if err != nil {
 		t.Fatal(err)
 	}

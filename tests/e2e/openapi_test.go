@@ -1,0 +1,275 @@
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/getkin/kin-openapi/openapi3"
+	"github.com/getkin/kin-openapi/openapi3filter"
+	"github.com/getkin/kin-openapi/routers"
+
+	"github.com/openrescale/platform/functions/api"
+	"github.com/openrescale/platform/functions/openapi"
+	"github.com/openrescale/platform/shared/httpapi"
+)
+
+// apiValidator is the harness's HTTP transport: every response to a request
+// under /api/ is validated against the OpenAPI document
+// (functions/openapi) with kin-openapi's openapi3filter.ValidateResponse,
+// and one that does not match fails the test that made it.
+//
+// The operation is found the way the server finds the handler: through the
+// route table on a ServeMux (after the server's trailing-slash rule), then
+// by operationId, which is the route's name. kin-openapi's routers cannot
+// do this exactly: they match a path parameter within one segment, so the
+// {path...} wildcards (a run's tail/ of a nested file, the api-root route
+// that answers every unknown path) would find no operation, and
+// TestOperationsMatchTheRouteTable already holds the document's paths to
+// the route table's.
+//
+// Exempt: the local-only routes (api.LocalRoutes), which stand in for S3
+// and are not the API; and bodies that are not JSON (file contents, raw
+// tails, snapshots), which are not read here, so downloads stream as
+// before. Their status and content type are still checked: the document
+// must declare that type for that status (a plain-text 4xx fails).
+type apiValidator struct {
+	next  http.RoundTripper
+	doc   *openapi3.T
+	mux   *http.ServeMux
+	ops   map[string]*routers.Route // by route name
+	local map[string]bool
+
+	mu      sync.Mutex
+	servers map[string]*testing.T // host → the test that started it
+	seen    map[string]bool       // operationIds validated
+}
+
+func newAPIValidator(next http.RoundTripper) (*apiValidator, error) {
+	loader := openapi3.NewLoader()
+	doc, err := loader.LoadFromData(openapi.Document())
+	if err != nil {
+		return nil, fmt.Errorf("load the OpenAPI document: %w", err)
+	}
+	if err := doc.Validate(loader.Context); err != nil {
+		return nil, fmt.Errorf("validate the OpenAPI document: %w", err)
+	}
+	v := &apiValidator{next: next, doc: doc, mux: http.NewServeMux(), ops: map[string]*routers.Route{},
+		local: map[string]bool{}, servers: map[string]*testing.T{}, seen: map[string]bool{}}
+	for path, item := range doc.Paths.Map() {
+		for method, op := range item.Operations() {
+			v.ops[op.OperationID] = &routers.Route{Spec: doc, Path: path, PathItem: item, Method: method, Operation: op}
+		}
+	}
+	for _, rt := range api.LocalRoutes(api.Deps{}) {
+		v.local[rt.Name] = true
+	}
+	for _, rt := range append(api.Routes(api.Deps{}), api.LocalRoutes(api.Deps{})...) {
+		pattern := httpapi.MuxPath(rt.Path)
+		if rt.Method != httpapi.AnyMethod {
+			pattern = rt.Method + " " + pattern
+		}
+		v.mux.Handle(pattern, matched{name: rt.Name, params: pathParams(rt.Path)})
+	}
+	return v, nil
+}
+
+// pathParams lists the parameter names of a route path.
+func pathParams(p string) []string {
+	var names []string
+	for _, seg := range strings.Split(p, "/") {
+		if name, ok := strings.CutPrefix(seg, "{"); ok {
+			names = append(names, strings.TrimSuffix(strings.TrimSuffix(name, "}"), "..."))
+		}
+	}
+	return names
+}
+
+// matched is the handler the route ServeMux "serves" a request with: it
+// records which route matched and its path values.
+type matched struct {
+	name   string
+	params []string
+}
+
+type matchResult struct {
+	name   string
+	values map[string]string
+}
+
+type matchKey struct{}
+
+func (m matched) ServeHTTP(_ http.ResponseWriter, r *http.Request) {
+	res := r.Context().Value(matchKey{}).(*matchResult)
+	res.name, res.values = m.name, map[string]string{}
+	for _, p := range m.params {
+		res.values[p] = r.PathValue(p)
+	}
+}
+
+// route finds the route that serves req, as the server would.
+func (v *apiValidator) route(req *http.Request) (matchResult, bool) {
+	var res matchResult
+	r := req.Clone(context.WithValue(req.Context(), matchKey{}, &res))
+	u := *req.URL
+	u.Path, u.RawPath = httpapi.CanonicalPath(u.Path), ""
+	r.URL = &u
+	v.mux.ServeHTTP(discard{}, r)
+	return res, res.name != ""
+}
+
+type discard struct{}
+
+func (discard) Header() http.Header         { return http.Header{} }
+func (discard) Write(b []byte) (int, error) { return len(b), nil }
+func (discard) WriteHeader(int)             {}
+
+// register makes t the test that responses from the server at rawURL are
+// reported to, until t ends.
+func (v *apiValidator) register(t *testing.T, rawURL string) {
+	u, err := url.Parse(rawURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v.mu.Lock()
+	v.servers[u.Host] = t
+	v.mu.Unlock()
+	t.Cleanup(func() {
+		v.mu.Lock()
+		delete(v.servers, u.Host)
+		v.mu.Unlock()
+	})
+}
+
+// testKey carries the *testing.T of the test making a request (do sets it),
+// which takes precedence over the test that started the server.
+type testCtxKey struct{}
+
+func withTest(ctx context.Context, t *testing.T) context.Context {
+	return context.WithValue(ctx, testCtxKey{}, t)
+}
+
+func (v *apiValidator) testFor(req *http.Request) *testing.T {
+	if t, ok := req.Context().Value(testCtxKey{}).(*testing.T); ok {
+		return t
+	}
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	return v.servers[req.URL.Host]
+}
+
+func (v *apiValidator) RoundTrip(req *http.Request) (*http.Response, error) {
+	resp, err := v.next.RoundTrip(req)
+	if err != nil || !strings.HasPrefix(req.URL.Path, "/api/") {
+		return resp, err
+	}
+	m, ok := v.route(req)
+	if !ok || v.local[m.name] {
+		return resp, nil
+	}
+	var body []byte
+	if isJSON(resp.Header.Get("Content-Type")) {
+		body, err = io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if err != nil {
+			// A response the server broke off on purpose (ErrAbortHandler):
+			// the test sees the same error reading it.
+			resp.Body = io.NopCloser(io.MultiReader(bytes.NewReader(body), errReader{err}))
+			return resp, nil
+		}
+		resp.Body = io.NopCloser(bytes.NewReader(body))
+	}
+	if verr := v.validate(req, resp, m, body); verr != nil {
+		msg := fmt.Sprintf("OpenAPI: %s %s answered %d, which the document (functions/openapi/openapi.json) does not allow: %v\nbody: %.2000s",
+			req.Method, req.URL.Path, resp.StatusCode, truncate(verr.Error(), 4000), body)
+		if t := v.testFor(req); t != nil {
+			t.Error(msg)
+			return resp, nil
+		}
+		resp.Body.Close()
+		return nil, fmt.Errorf("%s", msg)
+	}
+	return resp, nil
+}
+
+func (v *apiValidator) validate(req *http.Request, resp *http.Response, m matchResult, body []byte) error {
+	route, ok := v.ops[m.name]
+	if !ok {
+		return fmt.Errorf("route %s has no operation", m.name)
+	}
+	v.mu.Lock()
+	v.seen[m.name] = true
+	v.mu.Unlock()
+	in := &openapi3filter.ResponseValidationInput{
+		RequestValidationInput: &openapi3filter.RequestValidationInput{Request: req, PathParams: m.values, Route: route},
+		Status:                 resp.StatusCode,
+		Header:                 resp.Header,
+		// Undocumented statuses fail too.
+		Options: &openapi3filter.Options{IncludeResponseStatus: true, MultiError: true},
+	}
+	in.SetBodyBytes(body)
+	return openapi3filter.ValidateResponse(req.Context(), in)
+}
+
+// unseen lists the operations no e2e response was validated against.
+func (v *apiValidator) unseen() []string {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	var out []string
+	for name := range v.ops {
+		if !v.seen[name] {
+			out = append(out, name)
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+func isJSON(contentType string) bool {
+	mt, _, err := mime.ParseMediaType(contentType)
+	return err == nil && (mt == "application/json" || strings.HasSuffix(mt, "+json"))
+}
+
+type errReader struct{ err error }
+
+func (e errReader) Read([]byte) (int, error) { return 0, e.err }
+
+// truncate keeps a report readable: a MultiError over a page of results
+// repeats itself.
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "…"
+}
+
+// TestOpenAPIDocumentServed: the document is public, at both spellings of
+// its path, and names the server it was read from.
+func TestOpenAPIDocumentServed(t *testing.T) {
+	s := start(t, t.TempDir(), []string{"RESCALE_LOCAL_API_KEY=" + testKey})
+	for _, path := range []string{"/api/v2/openapi.json", "/api/v2/openapi.json/"} {
+		r := do(t, "GET", s.URL+path, "", nil)
+		if r.Status != 200 || !isJSON(r.Header.Get("Content-Type")) {
+			t.Fatalf("GET %s without a key: %d %s", path, r.Status, r.Header.Get("Content-Type"))
+		}
+		loader := openapi3.NewLoader()
+		doc, err := loader.LoadFromData(r.Body)
+		if err != nil {
+			t.Fatalf("GET %s: %v", path, err)
+		}
+		if len(doc.Servers) != 1 || doc.Servers[0].URL != s.URL {
+			t.Errorf("GET %s: servers %v, want %s", path, doc.Servers, s.URL)
+		}
+		if doc.Paths.Find("/api/v2/jobs/{id}/") == nil {
+			t.Errorf("GET %s: no /api/v2/jobs/{id}/ in the document served", path)
+		}
+	}
+}
