@@ -22,6 +22,14 @@ export function coreHours(run, cores, now = Date.now()) {
   return Math.max(0, (end - Date.parse(run.dateStarted)) / 3_600_000) * cores;
 }
 
+// softwareName shows the version unless it is the placeholder "0" of
+// software without versions (user_included).
+function softwareName(a) {
+  if (!a) return "—";
+  const v = a.versionName || (a.version !== "0" ? a.version : "");
+  return [a.name || a.code, v].filter(Boolean).join(" ");
+}
+
 function residualSource(files) {
   for (const re of RESIDUAL_LOGS) {
     const f = files.find((x) => re.test(x.relativePath || x.path || ""));
@@ -56,7 +64,7 @@ export async function render(root, { id }) {
     h("div", { class: "title-row" }, h("h1", {}, job.name || job.id), statusNow),
     h("dl", { class: "summary" },
       h("dt", {}, "Job id"), h("dd", {}, h("code", {}, job.id)),
-      h("dt", {}, "Software"), h("dd", {}, [an.analysis && an.analysis.name, an.analysis && (an.analysis.versionName || an.analysis.version)].filter(Boolean).join(" ") || "—"),
+      h("dt", {}, "Software"), h("dd", {}, softwareName(an.analysis)),
       h("dt", {}, "Hardware"), h("dd", {}, `${cores} × ${hw.coreType || "?"} core${cores === 1 ? "" : "s"}`),
       h("dt", {}, "Command"), h("dd", {}, h("code", { class: "command" }, an.command || "—")),
       h("dt", {}, "Inputs"), h("dd", {}, (an.inputFiles || []).length ? (an.inputFiles || []).map((f, i) => [i ? ", " : "", f.name]) : "none")),

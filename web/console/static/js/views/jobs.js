@@ -19,10 +19,11 @@ export async function render(root, { params }) {
     h("option", { value: "" }, "Any status"),
     STATUSES.map((s) => h("option", { value: s, selected: s === status }, label(s))));
   const form = h("form", { class: "filters", role: "search", "aria-label": "Jobs" },
-    h("div", {}, h("label", { for: "job-q" }, "Search"), qInput,
-      h("p", { id: "job-q-help", class: "hint" }, "Words match job and software names; also #tag, owner:, software:, and, or, not, e.g. ", h("code", {}, "#wing and not software:abaqus"), ".")),
-    h("div", {}, h("label", { for: "job-status" }, "Status"), sel),
-    h("div", {}, h("button", { type: "submit" }, "Search")));
+    h("div", { class: "row" },
+      h("div", {}, h("label", { for: "job-q" }, "Search"), qInput),
+      h("div", {}, h("label", { for: "job-status" }, "Status"), sel),
+      h("div", {}, h("button", { type: "submit" }, "Search"))),
+    h("p", { id: "job-q-help", class: "hint" }, "Words match job and software names; also #tag, owner:, software:, and, or, not, e.g. ", h("code", {}, "#wing and not software:abaqus"), "."));
   form.addEventListener("submit", (e) => {
     e.preventDefault();
     location.hash = "#/jobs" + query({ q: qInput.value.trim(), status: sel.value });

@@ -45,7 +45,8 @@ export async function render(root) {
   function fillCoretypes() {
     const allowed = currentVersion()?.allowedCoreTypes;
     const keep = coretype.value;
-    const list = coretypes.filter((c) => !allowed || allowed.includes(c.code));
+    // An empty list (user_included) allows every coretype, as the API does.
+    const list = coretypes.filter((c) => !c.isDeprecated && (!allowed || allowed.length === 0 || allowed.includes(c.code)));
     replace(coretype, list.map((c) => h("option", { value: c.code, selected: c.code === keep }, `${c.name} (${c.code})`)));
     fillCores();
   }
