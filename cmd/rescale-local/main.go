@@ -3,8 +3,8 @@
 // and files on disk.
 //
 //	rescale-local serve [--addr 127.0.0.1:8080] [--data ./data]
-//	rescale-local keys create --email EMAIL [--data ./data] [--expires-in-days N]
-//	rescale-local users deactivate|activate --email EMAIL [--data ./data]
+//	rescale-local keys create --email EMAIL [--data ./data | --dynamodb-table NAME [--dynamodb-endpoint URL]] [--expires-in-days N]
+//	rescale-local users deactivate|activate --email EMAIL [--data ./data | --dynamodb-table NAME [--dynamodb-endpoint URL]]
 package main
 
 import (
@@ -34,6 +34,8 @@ const usage = `usage:
   rescale-local serve [--addr 127.0.0.1:8080] [--data ./data]
   rescale-local keys create --email EMAIL [--data ./data] [--expires-in-days N]
   rescale-local users activate|deactivate --email EMAIL [--data ./data]
+    keys and users take --dynamodb-table NAME (and --dynamodb-endpoint URL) instead of
+    --data to write a deployed platform's table, with the usual AWS credentials and region
 
 environment:
   RESCALE_LOCAL_API_KEY   serve: the default user's API key (else one is generated on first start and printed once)
