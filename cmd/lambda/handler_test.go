@@ -56,7 +56,7 @@ func TestLambdaMatchesLocalServer(t *testing.T) {
 	var ev events.APIGatewayProxyRequest
 	fixture(t, "get-analyses.json", &ev)
 
-	h, err := Handler("analyses-list", deps, httpapi.Config{Auth: gateway.Authenticator{Fallback: auth.Tokens{Keys: accts}}})
+	h, _, err := Handler("analyses-list", deps, httpapi.Config{Auth: gateway.Authenticator{Fallback: auth.Tokens{Keys: accts}}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -122,7 +122,7 @@ func TestLambdaRejectsUnauthenticatedDirectInvoke(t *testing.T) {
 	var ev events.APIGatewayProxyRequest
 	fixture(t, "get-analyses.json", &ev)
 	ev.RequestContext.Authorizer = nil // not through the gateway's authorizer
-	h, err := Handler("analyses-list", deps, httpapi.Config{Auth: gateway.Authenticator{Fallback: auth.Tokens{Keys: accts}}})
+	h, _, err := Handler("analyses-list", deps, httpapi.Config{Auth: gateway.Authenticator{Fallback: auth.Tokens{Keys: accts}}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -173,7 +173,7 @@ func TestAuthorizer(t *testing.T) {
 
 func TestUnknownRoute(t *testing.T) {
 	deps, _ := testDeps(t)
-	if _, err := Handler("no-such-route", deps, httpapi.Config{}); err == nil {
+	if _, _, err := Handler("no-such-route", deps, httpapi.Config{}); err == nil {
 		t.Fatal("want error for unknown route")
 	}
 }
@@ -182,7 +182,7 @@ func TestUnknownRoute(t *testing.T) {
 // 405 for whatever else API Gateway hands it, with links through the stage.
 func TestLambdaAPIRoot(t *testing.T) {
 	deps, _ := testDeps(t)
-	h, err := Handler("api-root", deps, httpapi.Config{Auth: gateway.Authenticator{}})
+	h, _, err := Handler("api-root", deps, httpapi.Config{Auth: gateway.Authenticator{}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,0 +1,387 @@
+// Command coldstart measures what a Lambda cold start of cmd/lambda costs
+// against a bare aws-lambda-go function, both built in the same run the
+// way infra builds the asset (-tags lambda.norpc -trimpath -ldflags '-s -w',
+// CGO off). For each run it serves the Lambda Runtime API on loopback
+// (cmd/lambda/runtimeapi), starts the binary with the environment Lambda
+// and infra give a function, and records
+//
+//   - init: exec to the binary's first GET …/invocation/next (what Lambda
+//     bills as the init phase);
+//   - first invocation: that event handed over (an API Gateway event from
+//     events/fixtures) to its response posted.
+//
+// Route and bare runs alternate, so load on the machine hits both alike.
+// It reports the medians, their ratio and the deployed asset's zipped size
+// (the linux/arm64 build infra uploads), and, from one extra run each under
+// GODEBUG=inittrace=1, how much of init the package initialisers take.
+//
+//	go run ./bench/coldstart
+//	go run ./bench/coldstart -n 50 -routes analyses-list,jobs-submit,step-validate,reconcile
+//
+// The functions never reach AWS: analyses-list answers from the embedded
+// catalog, and the environment's AWS credentials are dummies.
+package main
+
+import (
+	"archive/zip"
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/openrescale/platform/cmd/lambda/runtimeapi"
+)
+
+type options struct {
+	n      int
+	routes []string
+	asset  bool
+	keep   bool
+	bin    string
+}
+
+func main() {
+	var o options
+	var routes string
+	flag.IntVar(&o.n, "n", 30, "cold starts per binary")
+	flag.StringVar(&routes, "routes", "analyses-list", "comma-separated ROUTE values to measure; the first is the acceptance route")
+	flag.BoolVar(&o.asset, "asset", true, "also build the linux/arm64 asset and report its zipped size")
+	flag.BoolVar(&o.keep, "keep", false, "keep the build directory")
+	flag.StringVar(&o.bin, "bin", "", "measure this prebuilt binary instead of building cmd/lambda (to compare designs)")
+	flag.Parse()
+	o.routes = strings.Split(routes, ",")
+	if err := run(context.Background(), o, os.Stdout); err != nil {
+		fmt.Fprintln(os.Stderr, "coldstart:", err)
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context, o options, out io.Writer) error {
+	root, err := repoRoot()
+	if err != nil {
+		return err
+	}
+	dir, err := os.MkdirTemp("", "coldstart-")
+	if err != nil {
+		return err
+	}
+	if o.keep {
+		fmt.Fprintln(out, "build directory:", dir)
+	} else {
+		defer os.RemoveAll(dir)
+	}
+	routeBin, bareBin := filepath.Join(dir, "route", "bootstrap"), filepath.Join(dir, "bare", "bootstrap")
+	builds := []struct{ pkg, out string }{{"./bench/coldstart/bare", bareBin}}
+	if o.bin == "" {
+		builds = append(builds, struct{ pkg, out string }{"./cmd/lambda", routeBin})
+	} else {
+		routeBin = o.bin
+	}
+	for _, b := range builds {
+		if err := build(ctx, root, b.pkg, b.out, nil); err != nil {
+			return err
+		}
+	}
+	fmt.Fprintf(out, "built %s (%s) and the bare function (%s), native %s\n",
+		"cmd/lambda", size(routeBin), size(bareBin), goVersion(ctx))
+	if o.asset {
+		asset := filepath.Join(dir, "asset", "bootstrap")
+		if err := build(ctx, root, "./cmd/lambda", asset, []string{"GOOS=linux", "GOARCH=arm64"}); err != nil {
+			return err
+		}
+		zipped, err := zipSize(asset)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(out, "asset (linux/arm64 bootstrap): %s, zipped %s\n", size(asset), mib(zipped))
+	}
+	apiEvent, err := os.ReadFile(filepath.Join(root, "events", "fixtures", "apigateway", "get-analyses.json"))
+	if err != nil {
+		return err
+	}
+	home := filepath.Join(dir, "home") // no ~/.aws, as in Lambda
+	if err := os.MkdirAll(home, 0o755); err != nil {
+		return err
+	}
+
+	fmt.Fprintf(out, "\n%d cold starts each, alternating; medians (p10–p90)\n\n", o.n)
+	fmt.Fprintf(out, "| ROUTE | init | bare init | init ratio | first invocation | bare first invocation | package inits |\n")
+	fmt.Fprintf(out, "| --- | --- | --- | --- | --- | --- | --- |\n")
+	for _, route := range o.routes {
+		fn := function{bin: routeBin, env: lambdaEnv(home, route), event: eventFor(route, apiEvent)}
+		bare := function{bin: bareBin, env: lambdaEnv(home, "bare"), event: apiEvent}
+		var r, b []sample
+		for i := 0; i < o.n; i++ {
+			pair := []*[]sample{&r, &b}
+			fns := []function{fn, bare}
+			if i%2 == 1 {
+				pair[0], pair[1], fns[0], fns[1] = pair[1], pair[0], fns[1], fns[0]
+			}
+			for k, f := range fns {
+				s, err := coldStart(ctx, f, nil)
+				if err != nil {
+					return fmt.Errorf("%s run %d: %w", f.env[0], i, err)
+				}
+				*pair[k] = append(*pair[k], s)
+			}
+		}
+		initTrace, err := coldStart(ctx, fn, []string{"GODEBUG=inittrace=1"})
+		if err != nil {
+			return err
+		}
+		ri, bi := stat(r, sample.initTime), stat(b, sample.initTime)
+		rf, bf := stat(r, sample.firstTime), stat(b, sample.firstTime)
+		fmt.Fprintf(out, "| %s | %s | %s | %.2f× | %s | %s | %.1f ms |\n", route, ri, bi,
+			float64(ri.median)/float64(bi.median), rf, bf, initTrace.inits)
+		if r[0].status != "" {
+			fmt.Fprintf(out, "|   ↳ first invocation answered %s | | | | | | |\n", r[0].status)
+		}
+	}
+	return nil
+}
+
+// function is one binary with its environment and the event it is sent.
+type function struct {
+	bin   string
+	env   []string
+	event []byte
+}
+
+type sample struct {
+	init, first time.Duration
+	status      string  // the route's answer, summarised
+	inits       float64 // ms of package init clock time (inittrace runs)
+}
+
+func (s sample) initTime() time.Duration  { return s.init }
+func (s sample) firstTime() time.Duration { return s.first }
+
+var initLine = regexp.MustCompile(`^init \S+ @[0-9.]+ ms, ([0-9.]+) ms clock`)
+
+// coldStart starts one process against a fresh Runtime API, sends it one
+// event and kills it.
+func coldStart(ctx context.Context, f function, extraEnv []string) (sample, error) {
+	api, err := runtimeapi.Start()
+	if err != nil {
+		return sample{}, err
+	}
+	defer api.Close()
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	cmd := exec.Command(f.bin)
+	cmd.Env = append(append(slices.Clone(f.env), "AWS_LAMBDA_RUNTIME_API="+api.Addr()), extraEnv...)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	start := time.Now()
+	if err := cmd.Start(); err != nil {
+		return sample{}, err
+	}
+	exited := make(chan struct{})
+	go func() {
+		_ = cmd.Wait() // killed below: the error says so
+		close(exited)
+	}()
+	defer func() {
+		_ = cmd.Process.Kill()
+		<-exited
+	}()
+	readyCtx, stop := context.WithCancel(ctx)
+	go func() {
+		select {
+		case <-exited:
+			stop()
+		case <-readyCtx.Done():
+		}
+	}()
+	ready, err := api.Ready(readyCtx)
+	stop()
+	if err != nil {
+		_ = cmd.Process.Kill()
+		<-exited
+		return sample{}, fmt.Errorf("init: %w\n%s", err, stderr.String())
+	}
+	res, err := api.Invoke(ctx, f.event)
+	if err != nil {
+		_ = cmd.Process.Kill()
+		<-exited
+		return sample{}, fmt.Errorf("invoke: %w\n%s", err, stderr.String())
+	}
+	s := sample{init: ready.Sub(start), first: res.Done.Sub(res.Delivered)}
+	switch {
+	case res.Error != nil:
+		s.status = "error " + res.Error.Type + ": " + res.Error.Message
+	default:
+		var gw struct{ StatusCode int }
+		if json.Unmarshal(res.Payload, &gw) == nil && gw.StatusCode != 0 && gw.StatusCode != 200 {
+			s.status = "HTTP " + strconv.Itoa(gw.StatusCode)
+		}
+	}
+	if len(extraEnv) > 0 {
+		_ = cmd.Process.Kill()
+		<-exited
+		sc := bufio.NewScanner(bytes.NewReader(stderr.Bytes()))
+		for sc.Scan() {
+			if m := initLine.FindStringSubmatch(sc.Text()); m != nil {
+				v, _ := strconv.ParseFloat(m[1], 64)
+				s.inits += v
+			}
+		}
+	}
+	return s, nil
+}
+
+// lambdaEnv is the environment Lambda gives a provided.al2023 function plus
+// what infra sets (ROUTE, TABLE_NAME, BUCKET_NAME and the lifecycle's
+// settings), and nothing inherited from this machine.
+func lambdaEnv(home, route string) []string {
+	return []string{
+		"ROUTE=" + route,
+		"TABLE_NAME=OpenRescalePlatform-Table",
+		"BUCKET_NAME=openrescaleplatform-files",
+		"API_URL=https://gy415nuibc.execute-api.us-east-1.amazonaws.com/prod/api/v2/",
+		"STATE_MACHINE_ARN=arn:aws:states:us-east-1:123456789012:stateMachine:Job",
+		`BATCH_DEPLOYMENT={"queues":{"standard-plus":{"queue":"arn:aws:batch:us-east-1:123456789012:job-queue/standard-plus","coresPerNode":4}},"definitions":{"*":{"single":"agent-single"}}}`,
+		"UPLOAD_ROLE_ARN=arn:aws:iam::123456789012:role/UploadRole",
+		"AWS_REGION=us-east-1",
+		"AWS_DEFAULT_REGION=us-east-1",
+		"AWS_ACCESS_KEY_ID=ASIAXXXXXXXXXXXXXXXX",
+		"AWS_SECRET_ACCESS_KEY=bench/not/a/real/secret",
+		"AWS_SESSION_TOKEN=bench-session-token",
+		"AWS_LAMBDA_FUNCTION_NAME=Fn-" + route,
+		"AWS_LAMBDA_FUNCTION_MEMORY_SIZE=256",
+		"AWS_LAMBDA_FUNCTION_VERSION=$LATEST",
+		"AWS_LAMBDA_LOG_GROUP_NAME=/aws/lambda/Fn-" + route,
+		"AWS_EXECUTION_ENV=AWS_Lambda_provided.al2023",
+		"LAMBDA_TASK_ROOT=/var/task",
+		"_HANDLER=bootstrap",
+		"TZ=:UTC",
+		"LANG=en_US.UTF-8",
+		"PATH=/usr/local/bin:/usr/bin:/bin",
+		"HOME=" + home,
+	}
+}
+
+// eventFor is the event a route's function is sent: the API Gateway
+// fixture for API routes (other routes than analyses-list answer it with
+// 404 or 405, which costs what routing costs), the events the step, event
+// and schedule functions get otherwise.
+func eventFor(route string, apiEvent []byte) []byte {
+	switch {
+	case strings.HasPrefix(route, "step-"):
+		// A job that does not exist: the step fails with its error type
+		// after one store read, which here has no store to reach, so only
+		// routes measured without AWS access should be timed this way.
+		return []byte(`{"jobId":"NoSuch","ownerId":"NoUser"}`)
+	case route == "reconcile":
+		return []byte(`{"version":"0","id":"e","detail-type":"Scheduled Event","source":"aws.events","detail":{}}`)
+	case route == "batch-job-state":
+		return []byte(`{"version":"0","id":"e","detail-type":"Not Batch","source":"bench","detail":{}}`)
+	case route == "authorizer":
+		return []byte(`{"type":"REQUEST","methodArn":"arn:aws:execute-api:us-east-1:123456789012:api/prod/GET/","headers":{}}`)
+	case route == "s3-object-created":
+		return []byte(`{"Records":[]}`)
+	}
+	return apiEvent
+}
+
+func build(ctx context.Context, root, pkg, out string, env []string) error {
+	cmd := exec.CommandContext(ctx, "go", "build", "-tags", "lambda.norpc", "-trimpath", "-buildvcs=false",
+		"-ldflags", "-s -w", "-o", out, pkg)
+	cmd.Dir = root
+	cmd.Env = append(append(os.Environ(), "CGO_ENABLED=0"), env...)
+	if b, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("go build %s: %w\n%s", pkg, err, b)
+	}
+	return nil
+}
+
+func repoRoot() (string, error) {
+	dir, err := os.Getwd()
+	if err != nil {
+		return "", err
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			return dir, nil
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return "", errors.New("run from inside the repository")
+		}
+		dir = parent
+	}
+}
+
+func goVersion(ctx context.Context) string {
+	b, err := exec.CommandContext(ctx, "go", "env", "GOVERSION", "GOARCH").Output()
+	if err != nil {
+		return "?"
+	}
+	return strings.Join(strings.Fields(string(b)), " ")
+}
+
+// zipSize is the size of the asset as CDK uploads it: one deflated entry.
+func zipSize(path string) (int64, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return 0, err
+	}
+	defer f.Close()
+	var buf countWriter
+	zw := zip.NewWriter(&buf)
+	w, err := zw.CreateHeader(&zip.FileHeader{Name: "bootstrap", Method: zip.Deflate})
+	if err != nil {
+		return 0, err
+	}
+	if _, err := io.Copy(w, f); err != nil {
+		return 0, err
+	}
+	if err := zw.Close(); err != nil {
+		return 0, err
+	}
+	return buf.n, nil
+}
+
+type countWriter struct{ n int64 }
+
+func (c *countWriter) Write(p []byte) (int, error) { c.n += int64(len(p)); return len(p), nil }
+
+func size(path string) string {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return "?"
+	}
+	return mib(fi.Size())
+}
+
+func mib(n int64) string { return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20)) }
+
+type summary struct{ median, p10, p90 time.Duration }
+
+func stat(s []sample, f func(sample) time.Duration) summary {
+	d := make([]time.Duration, len(s))
+	for i, x := range s {
+		d[i] = f(x)
+	}
+	slices.Sort(d)
+	at := func(q float64) time.Duration { return d[int(q*float64(len(d)-1)+0.5)] }
+	return summary{median: at(0.5), p10: at(0.1), p90: at(0.9)}
+}
+
+func (s summary) String() string {
+	return fmt.Sprintf("%s (%s–%s)", ms(s.median), ms(s.p10), ms(s.p90))
+}
+
+func ms(d time.Duration) string { return fmt.Sprintf("%.1f ms", float64(d)/float64(time.Millisecond)) }

@@ -1,0 +1,59 @@
+package main
+
+import (
+	"bytes"
+	"flag"
+	"os"
+	"reflect"
+	"testing"
+
+	"github.com/openrescale/platform/cmd/lambda/internal/gencatalog"
+	"github.com/openrescale/platform/shared/catalog"
+)
+
+var update = flag.Bool("update", false, "rewrite catalog_gen.go from shared/catalog's seed files")
+
+// The functions' catalog is Go literals of what catalog.Load parses, so
+// a seed file edit must come with `go generate ./cmd/lambda`; this fails
+// until it does, and checks the literals build the very same catalog.
+func TestCatalogSeed(t *testing.T) {
+	want, err := catalog.Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	src, err := gencatalog.Source("main", want)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if *update {
+		if err := os.WriteFile("catalog_gen.go", src, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	have, err := os.ReadFile("catalog_gen.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(have, src) {
+		t.Fatal("catalog_gen.go is stale: run go generate ./cmd/lambda")
+	}
+	got, err := catalog.New(seedCoretypes(), seedAnalyses(), seedComputePrices())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		name      string
+		got, want any
+	}{
+		{"coretypes", got.Coretypes(), want.Coretypes()},
+		{"analyses", got.Analyses(), want.Analyses()},
+		{"prices", got.ComputePrices(), want.ComputePrices()},
+	} {
+		if !reflect.DeepEqual(c.got, c.want) {
+			t.Errorf("%s built from catalog_gen.go differ from catalog.Load's", c.name)
+		}
+	}
+	if len(want.Coretypes()) == 0 || len(want.Analyses()) == 0 || len(want.ComputePrices()) == 0 {
+		t.Fatal("the embedded catalog is empty")
+	}
+}
