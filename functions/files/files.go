@@ -188,6 +188,11 @@ func viewInBrowser(f files.File) bool {
 	if !f.IsUploaded || f.Size > maxBrowserView {
 		return false
 	}
+	// A restart file is binary whatever type the upload guessed from its
+	// name: Debian's /etc/mime.types maps ".rst" to a text/ type.
+	if strings.ToLower(path.Ext(f.Name)) == ".rst" {
+		return false
+	}
 	if textual(f.ContentType) {
 		return true
 	}
