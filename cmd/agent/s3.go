@@ -23,7 +23,9 @@ import (
 // default) its credentials are the platform's storage credentials for the
 // run's own keys, refreshed before they expire.
 func s3Client(ctx context.Context, getenv func(string) string, spec agentspec.Spec) (*s3.Client, error) {
-	var opts []func(*config.LoadOptions) error
+	// The job definition should set AWS_REGION; an instance's metadata
+	// says it otherwise (consulted only when nothing else does).
+	opts := []func(*config.LoadOptions) error{config.WithEC2IMDSRegion()}
 	switch mode := getenv("RESCALE_AGENT_S3_CREDENTIALS"); mode {
 	case "", "api":
 		p, err := newAPICredentials(spec, http.DefaultClient)
