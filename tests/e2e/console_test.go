@@ -174,6 +174,46 @@ func (p *browserPage) shot(name string) []byte {
 	return png
 }
 
+// a11yJS lists what would stop a keyboard or screen reader user on the
+// page as it is now: unlabelled controls, nameless buttons and links,
+// duplicate ids, not exactly one h1, missing landmarks, a chart without a
+// text alternative, a status shown only as a symbol or colour.
+const a11yJS = `(() => {
+  const problems = [];
+  const visible = (el) => !el.closest("[hidden]");
+  const ids = new Set();
+  for (const el of document.querySelectorAll("[id]")) {
+    if (ids.has(el.id)) problems.push("duplicate id " + el.id);
+    ids.add(el.id);
+  }
+  for (const el of document.querySelectorAll("input:not([type=hidden]), select, textarea")) {
+    if (!visible(el)) continue;
+    if (!(el.labels && el.labels.length) && !el.getAttribute("aria-label") && !el.getAttribute("aria-labelledby")) problems.push("unlabelled " + el.tagName.toLowerCase() + "#" + el.id);
+  }
+  for (const el of document.querySelectorAll("button, a[href]")) {
+    if (visible(el) && !(el.getAttribute("aria-label") || el.textContent).trim()) problems.push("nameless " + el.tagName.toLowerCase());
+  }
+  const h1s = document.querySelectorAll("main h1").length;
+  if (h1s !== 1) problems.push(h1s + " h1 elements in main");
+  for (const lm of ["header", "nav", "main"]) if (!document.querySelector(lm)) problems.push("no <" + lm + ">");
+  for (const svg of document.querySelectorAll("main svg")) {
+    if (svg.getAttribute("role") !== "img" || !svg.querySelector("title")) problems.push("svg without role=img and a title");
+  }
+  for (const st of document.querySelectorAll(".status")) {
+    if (!st.textContent.replace(/[\u25cb\u25d0\u25cf\u25a0]/g, "").trim()) problems.push("status without a word");
+  }
+  for (const t of document.querySelectorAll("main table")) if (!t.querySelector("th")) problems.push("table without headers");
+  return problems;
+})()`
+
+// checkA11y fails the test on any problem a11yJS finds.
+func (p *browserPage) checkA11y(page string) {
+	p.t.Helper()
+	if problems := evalJS[[]string](p, a11yJS); len(problems) > 0 {
+		p.t.Errorf("%s page: %s", page, strings.Join(problems, "; "))
+	}
+}
+
 // selectValue picks an option and fires change, as a user's choice does.
 func (p *browserPage) selectValue(sel, value string) {
 	p.t.Helper()
@@ -204,10 +244,12 @@ func TestConsole(t *testing.T) {
 		chromedp.Click(chromedp.CSS("form button[type=submit]")))
 	p.waitJS("refusal shown", `document.querySelector("main").innerText.includes("That key was not accepted")`, 10*time.Second)
 	evalJS[chromedp.Void](p, `document.querySelector("#api-key").value = ""`)
+	p.checkA11y("login")
+	// Enter submits: the form works from the keyboard alone.
 	p.do("log in", 10*time.Second,
-		chromedp.SendKeys(chromedp.CSS("#api-key"), testKey),
-		chromedp.Click(chromedp.CSS("form button[type=submit]")),
+		chromedp.SendKeys(chromedp.CSS("#api-key"), testKey+"\r"),
 		chromedp.WaitVisible(chromedp.CSS(`a.button[href="#/new"]`)))
+	p.checkA11y("jobs")
 	if got := evalJS[string](p, `sessionStorage.getItem("rescale.apiKey")`); got != testKey {
 		t.Fatalf("sessionStorage key %q", got)
 	}
@@ -225,7 +267,9 @@ func TestConsole(t *testing.T) {
 	if err := os.WriteFile(inPath, input.Bytes(), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	command := `echo hello > out.txt; cp input.dat copy.dat; for i in 1 2 3; do echo "Time = $i"; echo "smoothSolver:  Solving for Ux, Initial residual = 0.$((4-i)), Final residual = 0.01, No Iterations 2"; echo "GAMG:  Solving for p, Initial residual = 0.0$((4-i)), Final residual = 0.001, No Iterations 5"; done`
+	// The residuals go to log.simpleFoam, as a solver's own log does; the
+	// chart must prefer it to process_output.log, which has no residuals.
+	command := `echo hello > out.txt; cp input.dat copy.dat; for i in 1 2 3; do echo "Time = $i"; { echo "Time = $i"; echo "smoothSolver:  Solving for Ux, Initial residual = 0.$((4-i)), Final residual = 0.01, No Iterations 2"; echo "GAMG:  Solving for p, Initial residual = 0.0$((4-i)), Final residual = 0.001, No Iterations 5"; } >> log.simpleFoam; done`
 	p.do("open new job form", 15*time.Second,
 		chromedp.Click(chromedp.CSS(`a.button[href="#/new"]`)),
 		chromedp.WaitVisible(chromedp.CSS("#job-name")),
@@ -233,6 +277,7 @@ func TestConsole(t *testing.T) {
 	if got := evalJS[string](p, `document.querySelector("#job-analysis").value`); got != "user_included" {
 		t.Fatalf("default software %q", got)
 	}
+	p.checkA11y("new job")
 	p.selectValue("#job-coretype", "standard-plus")
 	p.do("fill form", 15*time.Second,
 		chromedp.SetValue(chromedp.CSS("#job-name"), "console job"),
@@ -279,10 +324,13 @@ func TestConsole(t *testing.T) {
 	// Its log: the saved process_output.log.
 	p.waitJS("saved log", `document.querySelector("#log-state").innerText.startsWith("Saved log")`, 10*time.Second)
 	log := p.text("#log")
-	for _, want := range []string{"Time = 1", "Time = 3", "Initial residual = 0.1"} {
+	for _, want := range []string{"Time = 1", "Time = 3"} {
 		if !strings.Contains(log, want) {
 			t.Fatalf("log lacks %q:\n%s", want, log)
 		}
+	}
+	if title := evalJS[string](p, `(document.querySelector("svg.chart title") || {textContent: ""}).textContent`); !strings.Contains(title, "log.simpleFoam") {
+		t.Fatalf("chart title %q does not name log.simpleFoam", title)
 	}
 	// The residuals chart: one series per field, three points each.
 	for _, field := range []string{"Ux", "p"} {
@@ -291,6 +339,7 @@ func TestConsole(t *testing.T) {
 			t.Fatalf("chart series %s has %d markers", field, n)
 		}
 	}
+	p.checkA11y("job")
 	png := p.shot("job-completed")
 	if os.Getenv("CONSOLE_README_SCREENSHOT") == "1" && png != nil {
 		if err := os.WriteFile(filepath.Join("..", "..", "docs", "console.png"), png, 0o644); err != nil {
@@ -378,21 +427,78 @@ func TestConsole(t *testing.T) {
 		chromedp.Click(chromedp.CSS("form.filters button[type=submit]")))
 	p.waitJS("no match", `document.querySelector("main").innerText.includes("No jobs match.")`, 10*time.Second)
 
-	// Files: the uploaded input in My library; API keys: this session's key.
+	// Pagination: 20 jobs a page, newest first.
+	for i := 0; i < 21; i++ {
+		c.createJob(fmt.Sprintf("filler %02d", i), "user_included", "", "true")
+	}
+	p.do("jobs page 1", 15*time.Second,
+		chromedp.Navigate(s.URL+"/#/jobs"),
+		chromedp.WaitVisible(chromedp.CSS(`nav.pager a[rel="next"]`)))
+	if got := p.text("table.jobs caption"); got != "23 jobs, page 1 of 2" {
+		t.Fatalf("page 1 caption %q", got)
+	}
+	p.do("jobs page 2", 15*time.Second,
+		chromedp.Click(chromedp.CSS(`nav.pager a[rel="next"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`nav.pager a[rel="prev"]`)))
+	p.waitJS("page 2 rows", `document.querySelectorAll("table.jobs tbody tr").length === 3`, 10*time.Second)
+	if got := p.text("table.jobs tbody"); !strings.Contains(got, "console job") || !strings.Contains(got, "sleeper") {
+		t.Fatalf("page 2 holds %q, want the two oldest jobs", got)
+	}
+	p.checkA11y("jobs page 2")
+
+	// Files: the uploaded input in My library; a new folder, and a file
+	// uploaded into it.
 	p.do("files", 15*time.Second,
 		chromedp.Navigate(s.URL+"/#/files"),
 		chromedp.WaitVisible(chromedp.CSS("table.files")))
 	if body := p.text("table.files"); !strings.Contains(body, "input.dat") {
 		t.Fatalf("files page: %q", body)
 	}
+	p.checkA11y("files")
+	p.do("new folder", 15*time.Second,
+		chromedp.SendKeys(chromedp.CSS("#folder-name"), "results\r"))
+	p.waitJS("folder listed", `[...document.querySelectorAll("table.files a")].some((a) => a.textContent.includes("results/"))`, 10*time.Second)
+	p.do("open folder", 15*time.Second, chromedp.Click(chromedp.JSPath(`[...document.querySelectorAll("table.files a")].find((a) => a.textContent.includes("results/"))`)))
+	p.waitJS("in folder", `document.querySelector("nav.crumbs [aria-current=page]") && document.querySelector("nav.crumbs [aria-current=page]").textContent === "results"`, 10*time.Second)
+	folder, _ := strings.CutPrefix(evalJS[string](p, `location.hash`), "#/files/")
+	notes := filepath.Join(t.TempDir(), "notes.txt")
+	if err := os.WriteFile(notes, []byte("notes for the folder\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	p.do("upload into folder", 15*time.Second, chromedp.SetUploadFiles(chromedp.CSS("#file-upload"), []string{notes}))
+	p.waitJS("file listed in folder", `!!document.querySelector("table.files") && document.querySelector("table.files").innerText.includes("notes.txt")`, 15*time.Second)
+	var inFolder page[map[string]any]
+	c.get("/api/v3/folders/"+folder+"/contents/", &inFolder)
+	if inFolder.Count != 1 || inFolder.Results[0]["item"].(map[string]any)["name"] != "notes.txt" {
+		t.Fatalf("folder %s holds %+v", folder, inFolder)
+	}
 	p.shot("files")
+
+	// API keys: this session's key is marked; a new key is shown once and
+	// works.
 	p.do("keys", 15*time.Second,
 		chromedp.Navigate(s.URL+"/#/keys"),
 		chromedp.WaitVisible(chromedp.CSS("table")))
 	if body := p.text("table"); !strings.Contains(body, testKey[:12]) || !strings.Contains(body, "(this session)") {
 		t.Fatalf("keys page: %q", body)
 	}
+	p.checkA11y("keys")
+	p.do("create key", 15*time.Second,
+		chromedp.Click(chromedp.CSS(`form[aria-label="New API key"] button[type=submit]`)),
+		chromedp.WaitVisible(chromedp.CSS("#new-key")))
+	newKey := p.text("#new-key")
+	if r := do(t, "GET", s.URL+"/api/v2/jobs/?page_size=1", newKey, nil); r.Status != 200 {
+		t.Fatalf("the key the console created: %d %s", r.Status, r.Body)
+	}
 	p.shot("keys")
+
+	// Log out: the key leaves sessionStorage and the login form is back.
+	p.do("log out", 10*time.Second,
+		chromedp.Click(chromedp.CSS("#logout")),
+		chromedp.WaitVisible(chromedp.CSS("#api-key")))
+	if evalJS[bool](p, `sessionStorage.getItem("rescale.apiKey") !== null`) {
+		t.Fatal("the key is still in sessionStorage after logging out")
+	}
 }
 
 func ptrTo[T any](v T) *T { return &v }
