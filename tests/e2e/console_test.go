@@ -108,7 +108,7 @@ func (p *browserPage) checkConsole() {
 	for _, m := range p.console {
 		if m.IsException() {
 			p.t.Errorf("page exception: %s (%s:%d)", m.Text, m.URL, m.Line)
-		} else if testing.Verbose() {
+		} else if p.t.Failed() {
 			p.t.Logf("page console: %s", m)
 		}
 	}

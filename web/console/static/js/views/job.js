@@ -253,7 +253,15 @@ export async function render(root, { id }) {
     runs = byNewest(rn);
     renderRuns();
     const run = runs.find((r) => r.id === selectedRun);
-    if (!run) return now === "Completed";
+    if (!run) {
+      if (now === "Completed") {
+        // Refused at validation, or stopped before a run started.
+        replace(outputsBox, h("p", {}, "No output files: the job ended before a run started."));
+        showLog("", "No log: the job ended before a run started.");
+        replace(chartBox, h("p", {}, "No residuals."));
+      }
+      return now === "Completed";
+    }
     if (run.dateCompleted && now === "Completed") {
       if (finalShownFor !== run.id) {
         finalShownFor = run.id;
