@@ -1,6 +1,7 @@
 // Unit tests of the console's pure modules, run by node's built-in test
 // runner (go test runs them: see console_test.go).
 import { test } from "node:test";
+import { readFileSync } from "node:fs";
 import assert from "node:assert/strict";
 import { parseResiduals, hasResiduals, logTicks } from "../static/js/residuals.js";
 import { coreHours } from "../static/js/views/job.js";
@@ -59,6 +60,13 @@ test("parseResiduals", async (t) => {
       chart: false,
     },
     {
+      name: "OpenFOAM.org 11's time unit",
+      text: "Time = 1s\nsmoothSolver:  Solving for Ux, Initial residual = 0.5, Final residual = 0.1\nTime = 2s\n",
+      times: [1, 2],
+      series: { Ux: [0.5, null] },
+      chart: true,
+    },
+    {
       name: "not a time line: ExecutionTime and Time = garbage",
       text: "ExecutionTime = 3 s\nTime = abc\n",
       times: [],
@@ -92,4 +100,22 @@ test("coreHours", () => {
 test("query skips empty values", () => {
   assert.equal(query({ q: "wing tag", job_status: "", page: 2, x: null }), "?q=wing+tag&page=2");
   assert.equal(query({ q: "" }), "");
+});
+
+// A real log: Debian's OpenFOAM v1912 simpleFoam on the airFoil2D
+// tutorial, five iterations.
+test("parseResiduals on a real simpleFoam log", () => {
+  const text = readFileSync(new URL("./testdata/airFoil2D.log.simpleFoam", import.meta.url), "utf8");
+  const got = parseResiduals(text);
+  const steps = text.split("\n").filter((l) => /^Time = /.test(l)).length;
+  assert.equal(got.times.length, steps);
+  assert.deepEqual(got.times, Array.from({ length: steps }, (_, i) => i + 1));
+  assert.deepEqual(Object.keys(got.series).sort(), ["Ux", "Uy", "nuTilda", "p"]);
+  for (const [field, vals] of Object.entries(got.series)) {
+    assert.equal(vals.length, steps, field);
+    assert.ok(vals.every((v) => v > 0 && v <= 1), `${field}: ${vals}`);
+    // OpenFOAM normalises each field's first residual to 1.
+    assert.equal(vals[0], 1, field);
+  }
+  assert.ok(hasResiduals(got));
 });

@@ -3,7 +3,8 @@
 // functions over strings and numbers, plus one that builds SVG elements,
 // so the parser is testable without a browser (residuals.test.js).
 
-const timeRE = /^\s*Time\s*=\s*([-+0-9.eE]+)\s*$/;
+// OpenFOAM.org 11 and later print the unit: "Time = 1s".
+const timeRE = /^\s*Time\s*=\s*([-+0-9.eE]+)s?\s*$/;
 const solveRE = /Solving for\s+([A-Za-z0-9_.]+),\s*Initial residual\s*=\s*([-+0-9.eE]+)/;
 
 // parseResiduals reads "Time = N" lines and the first "Solving for F,
