@@ -1,7 +1,28 @@
 // Package stack is the platform's AWS deployment, generated from the route
-// table: one Lambda function and one API Gateway method per route, each
-// function granted exactly what its route's Needs say. It is a library so
-// tests can synthesise it without building the Lambda binary.
+// table, the lifecycle's state machine and the catalog: one Lambda function
+// and one API Gateway method per route, each function granted exactly what
+// its route's Needs say; the job state machine and its step functions; an
+// AWS Batch compute environment and queue per enabled coretype; the Batch
+// event and reconciler wiring; and the console site. It is a library so
+// tests can synthesise it without building the binaries.
+//
+// # Nested stacks
+//
+// CloudFormation allows 500 resources per template and every route costs
+// about five, so the deployment is split by seam into nested stacks under
+// one root stack:
+//
+//	Data           table, files bucket, object events function
+//	Api            RestApi, authorizer, gateway responses, shared path parts
+//	Api<Group>     the routes of one resource group (RouteGroups)
+//	Compute        VPC, per coretype a compute environment and queue, job
+//	               definitions per software image, job roles
+//	Orchestration  the step functions and the job state machine
+//	Events         Batch state change rule and its DLQ, reconciler schedule
+//	Console        the console's bucket and CloudFront distribution
+//
+// and the API's deployment and stage in the root, because they must follow
+// every method. Each template is tested to stay under MaxResources.
 package stack
 
 import (
@@ -9,30 +30,36 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
-	"github.com/aws/aws-cdk-go/awscdk/v2/awsapigateway"
-	"github.com/aws/aws-cdk-go/awscdk/v2/awsdynamodb"
-	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslambda"
-	"github.com/aws/aws-cdk-go/awscdk/v2/awslambdadestinations"
-	"github.com/aws/aws-cdk-go/awscdk/v2/awss3"
-	"github.com/aws/aws-cdk-go/awscdk/v2/awss3notifications"
-	"github.com/aws/aws-cdk-go/awscdk/v2/awssqs"
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
 
+	"github.com/openrescale/platform/shared/catalog"
 	"github.com/openrescale/platform/shared/httpapi"
+	"github.com/openrescale/platform/shared/lifecycle"
 )
 
-// AuthorizerRoute is the ROUTE value that makes cmd/lambda the authorizer,
-// so no route-table entry may use it.
-const AuthorizerRoute = "authorizer"
+// Reserved ROUTE values: cmd/lambda serves these instead of a route-table
+// entry, so no route may use them.
+const (
+	// AuthorizerRoute is the API key authorizer.
+	AuthorizerRoute = "authorizer"
+	// ObjectEventsRoute handles the files bucket's notifications
+	// (events/s3objects).
+	ObjectEventsRoute = "s3-object-created"
+	// BatchJobStateRoute handles EventBridge "Batch Job State Change"
+	// events (events/batchstate).
+	BatchJobStateRoute = "batch-job-state"
+	// ReconcileRoute is the scheduled reconciler of jobs with Batch.
+	ReconcileRoute = "reconcile"
+)
 
-// ObjectEventsRoute is the ROUTE value that makes cmd/lambda the handler of
-// the files bucket's notifications (events/s3objects), reserved like
-// AuthorizerRoute.
-const ObjectEventsRoute = "s3-object-created"
+// StepRoute is the ROUTE of the Lambda function running lifecycle step
+// name (a value of lifecycle.Placeholders()).
+func StepRoute(name string) string { return "step-" + name }
 
 // UploadSessionDays is how long an upload session lives (shared/uploads'
 // store TTL); S3 keeps an unfinished multipart upload's parts, billed, until
@@ -43,7 +70,20 @@ const UploadSessionDays = 7
 const (
 	DefaultRateLimit  = 100
 	DefaultBurstLimit = 200
+	// DefaultMaxNodes bounds a multi-node job, and so each compute
+	// environment's maxvCpus (MaxNodes of the coretype's largest node).
+	DefaultMaxNodes = 4
 )
+
+// MaxResources is the most resources any one template of the deployment
+// may hold: CloudFormation's limit is 500, and the margin leaves room for
+// a few routes between a failing test and a failing deploy.
+const MaxResources = 400
+
+// DefaultCoretypes are the coretypes enabled when the deployment names
+// none: two small x86 families (c5, c5d), so a first deployment can run
+// the tutorial without service quota increases.
+var DefaultCoretypes = []string{"emerald", "luna"}
 
 // Props configures the platform stack.
 type Props struct {
@@ -54,6 +94,14 @@ type Props struct {
 	// AssetDir holds the built cmd/lambda binary named "bootstrap", the
 	// layout the provided.al2023 runtime expects.
 	AssetDir string
+	// AgentImageDir is the Docker build context of the job agent image:
+	// infra/agentimage's Dockerfile and the linux/amd64 cmd/agent binary
+	// named "agent". It is built at deploy time (cdk deploy needs Docker),
+	// once per software image, FROM that image.
+	AgentImageDir string
+	// ConsoleDir is the console's static site (web/console), uploaded to
+	// its bucket as is.
+	ConsoleDir string
 	// FunctionEnv is added to every route function's environment, for
 	// cmd/lambda's optional settings (PUBLIC_URL, RATE_LIMIT,
 	// KEY_MAX_LIFETIME).
@@ -62,380 +110,192 @@ type Props struct {
 	// stage; zero means the defaults. Per-key limits are applied by the
 	// functions themselves.
 	RateLimit, BurstLimit float64
+
+	// Coretypes are the enabled coretypes, each with its Deployment.
+	Coretypes []catalog.Coretype
+	// Spot lists coretype codes whose compute environment runs on Spot.
+	Spot map[string]bool
+	// MaxNodes bounds multi-node jobs; 0 means DefaultMaxNodes.
+	MaxNodes int
+	// Images are the software images (catalog.Images); runs of software
+	// without one use catalog.DefaultImage if user_included or custom.
+	Images []catalog.SoftwareImage
+	// VpcID imports an existing VPC (its public subnets run the compute)
+	// instead of creating one. Lookups need AWS credentials once; cdk
+	// keeps the answer in cdk.context.json.
+	VpcID string
 }
 
-// PlatformStack is the synthesised stack and the constructs callers and
-// tests may want to reach.
+// PlatformStack is the synthesised deployment and the constructs callers
+// and tests may want to reach.
 type PlatformStack struct {
 	awscdk.Stack
-	Table     awsdynamodb.Table
-	Bucket    awss3.Bucket
-	API       awsapigateway.RestApi
-	Functions map[string]awslambda.Function // by route name, plus AuthorizerRoute and ObjectEventsRoute
-	// UploadRole is what POST /api/credentials/ hands out scoped sessions
-	// of; nil when no route needs httpapi.IssueUploadCredentials.
-	UploadRole awsiam.Role
-	// ObjectEventsFailed receives the storage events the ObjectEventsRoute
-	// function still failed on after its retries.
-	ObjectEventsFailed awssqs.Queue
-
-	// credentialIssuers are the functions whose routes need
-	// httpapi.IssueUploadCredentials, collected by grant.
-	credentialIssuers []awslambda.Function
+	Data          *DataStack
+	API           *APIStack
+	RouteGroups   []*RouteGroupStack
+	Compute       *ComputeStack
+	Orchestration *OrchestrationStack
+	Events        *EventsStack
+	Console       *ConsoleStack
+	// Functions holds every function of the platform by ROUTE.
+	Functions map[string]awslambda.Function
 }
 
-// NewPlatformStack defines the stack under scope. It checks the route table
+// Stacks returns the root and every nested stack, for checks that must
+// see every template.
+func (ps *PlatformStack) Stacks() []awscdk.Stack {
+	out := []awscdk.Stack{ps.Stack, ps.Data.Stack, ps.API.Stack, ps.Compute.Stack, ps.Orchestration.Stack, ps.Events.Stack, ps.Console.Stack}
+	for _, g := range ps.RouteGroups {
+		out = append(out, g.Stack)
+	}
+	return out
+}
+
+// NewPlatformStack defines the deployment under scope. It checks props
 // first, because CDK reports construct errors as panics from inside jsii.
 func NewPlatformStack(scope constructs.Construct, id string, props Props) (*PlatformStack, error) {
-	if err := validate(props); err != nil {
+	groups, err := validate(props)
+	if err != nil {
 		return nil, err
 	}
-	rate, burst := props.RateLimit, props.BurstLimit
-	if rate == 0 {
-		rate = DefaultRateLimit
+	if props.RateLimit == 0 {
+		props.RateLimit = DefaultRateLimit
 	}
-	if burst == 0 {
-		burst = DefaultBurstLimit
+	if props.BurstLimit == 0 {
+		props.BurstLimit = DefaultBurstLimit
+	}
+	if props.MaxNodes == 0 {
+		props.MaxNodes = DefaultMaxNodes
 	}
 
 	st := awscdk.NewStack(scope, jsii.String(id), &props.StackProps)
 	ps := &PlatformStack{Stack: st, Functions: map[string]awslambda.Function{}}
+	fns := &functions{assetDir: props.AssetDir, all: ps.Functions}
 
-	ps.Table = newTable(st)
-	ps.Bucket = awss3.NewBucket(st, jsii.String("Files"), &awss3.BucketProps{
-		BlockPublicAccess: awss3.BlockPublicAccess_BLOCK_ALL(),
-		EnforceSSL:        jsii.Bool(true),
-		Encryption:        awss3.BucketEncryption_S3_MANAGED,
-		// Users' input and output files outlive any one deployment.
-		RemovalPolicy: awscdk.RemovalPolicy_RETAIN,
-		LifecycleRules: &[]*awss3.LifecycleRule{{
-			Id:                                  jsii.String("AbortStaleMultipartUploads"),
-			AbortIncompleteMultipartUploadAfter: awscdk.Duration_Days(jsii.Number(UploadSessionDays)),
-		}},
-		// Browsers PUT parts to presigned URLs and GET presigned downloads
-		// from any page; the URL's signature, not the origin, is what
-		// authorises, so any origin may. The part ETags must be readable
-		// because completing an upload sends them back.
-		Cors: &[]*awss3.CorsRule{{
-			AllowedMethods: &[]awss3.HttpMethods{awss3.HttpMethods_PUT, awss3.HttpMethods_GET},
-			AllowedOrigins: jsii.Strings("*"),
-			AllowedHeaders: jsii.Strings("*"),
-			ExposedHeaders: jsii.Strings("ETag"),
-			MaxAge:         jsii.Number(3600),
-		}},
-	})
-
-	// One asset for all functions: the binary is uploaded once and each
-	// function picks its route by ROUTE.
-	code := awslambda.Code_FromAsset(jsii.String(props.AssetDir), nil)
-	// tune exists for functions outside API Gateway, which its 29 s
-	// limit and small memory do not fit.
-	newFunction := func(name, description string, env map[string]string, tune func(*awslambda.FunctionProps)) awslambda.Function {
-		vars := map[string]*string{
-			"ROUTE":      jsii.String(name),
-			"TABLE_NAME": ps.Table.TableName(),
+	ps.Data = newDataStack(st, fns)
+	fns.table, fns.bucket = ps.Data.Table, ps.Data.Bucket
+	ps.API = newAPIStack(st, fns, props)
+	ps.Compute = newComputeStack(st, props)
+	ps.Orchestration = newOrchestrationStack(st, fns, ps.API, ps.Compute)
+	ps.API.addShared(sharedPaths(groups))
+	for _, g := range groups {
+		rg, err := newRouteGroupStack(st, fns, ps.API, ps.Compute, ps.Orchestration, g, props)
+		if err != nil {
+			return nil, err
 		}
-		for k, v := range env {
-			vars[k] = jsii.String(v)
-		}
-		fp := &awslambda.FunctionProps{
-			Runtime:      awslambda.Runtime_PROVIDED_AL2023(),
-			Architecture: awslambda.Architecture_ARM_64(),
-			Handler:      jsii.String("bootstrap"),
-			Code:         code,
-			Description:  jsii.String(description),
-			Environment:  &vars,
-			MemorySize:   jsii.Number(256),
-			// API Gateway gives up on an integration after 29 s; running
-			// longer would only bill for answers nobody receives.
-			Timeout: awscdk.Duration_Seconds(jsii.Number(29)),
-		}
-		if tune != nil {
-			tune(fp)
-		}
-		fn := awslambda.NewFunction(st, jsii.String("Fn-"+name), fp)
-		ps.Functions[name] = fn
-		return fn
+		ps.RouteGroups = append(ps.RouteGroups, rg)
 	}
-
-	authFn := newFunction(AuthorizerRoute, "API key authorizer", nil, nil)
-	ps.Table.GrantReadData(authFn)
-	authorizer := awsapigateway.NewRequestAuthorizer(st, jsii.String("ApiKeyAuthorizer"), &awsapigateway.RequestAuthorizerProps{
-		Handler:         authFn,
-		IdentitySources: &[]*string{awsapigateway.IdentitySource_Header(jsii.String("Authorization"))},
-		// The decision is cached per Authorization header value, and the
-		// authorizer allows the whole stage, so a key is looked up at most
-		// once a minute however many routes it calls. The cost is that a
-		// deleted or expired key, or a deactivated user, keeps working for
-		// up to this long; a minute bounds that exposure while still
-		// sparing DynamoDB and the authorizer's cold starts on busy
-		// clients (job polling loops).
-		ResultsCacheTtl: awscdk.Duration_Seconds(jsii.Number(60)),
-	})
-
-	ps.API = awsapigateway.NewRestApi(st, jsii.String("Api"), &awsapigateway.RestApiProps{
-		Description: jsii.String("Rescale-compatible REST API"),
-		// Regional: clients are scripts and CLIs, often in the same region,
-		// which an edge (CloudFront) endpoint would only add a hop for.
-		EndpointTypes: &[]awsapigateway.EndpointType{awsapigateway.EndpointType_REGIONAL},
-		// The CloudWatch role is an account-wide API Gateway setting; a
-		// stack that owns it breaks other APIs in the account when it is
-		// deleted, and no access logging here needs it.
-		CloudWatchRole: jsii.Bool(false),
-		DeployOptions: &awsapigateway.StageOptions{
-			StageName:            jsii.String("prod"),
-			ThrottlingRateLimit:  jsii.Number(rate),
-			ThrottlingBurstLimit: jsii.Number(burst),
-		},
-	})
-	addGatewayResponses(ps.API)
-
-	for _, rt := range props.Routes {
-		fn := newFunction(rt.Name, rt.Method+" "+rt.Path, props.FunctionEnv, nil)
-		// cmd/lambda wires files, uploads and job input deletion only when
-		// BUCKET_NAME is set, even for routes that never touch the bucket
-		// themselves; the name alone grants nothing.
-		fn.AddEnvironment(jsii.String("BUCKET_NAME"), ps.Bucket.BucketName(), nil)
-		if err := grant(ps, fn, rt.Needs); err != nil {
-			return nil, fmt.Errorf("route %s: %w", rt.Name, err)
-		}
-		resPath, _ := ResourcePath(rt.Path) // checked by validate
-		opts := &awsapigateway.MethodOptions{
-			AuthorizationType: awsapigateway.AuthorizationType_CUSTOM,
-			Authorizer:        authorizer,
-		}
-		if rt.Public {
-			opts = &awsapigateway.MethodOptions{AuthorizationType: awsapigateway.AuthorizationType_NONE}
-		}
-		// httpapi.AnyMethod is API Gateway's own "ANY".
-		ps.API.Root().ResourceForPath(jsii.String(resPath)).AddMethod(
-			jsii.String(rt.Method),
-			// No test-invoke permission: the console's test button is not
-			// worth a second Lambda permission per route, which would take
-			// the stack past CloudFormation's 500 resources.
-			awsapigateway.NewLambdaIntegration(fn, &awsapigateway.LambdaIntegrationOptions{Proxy: jsii.Bool(true), AllowTestInvoke: jsii.Bool(false)}),
-			opts,
-		)
-	}
-
-	if len(ps.credentialIssuers) > 0 {
-		ps.UploadRole = newUploadRole(st, ps.Bucket, ps.credentialIssuers)
-	}
-	ps.ObjectEventsFailed = addObjectEvents(st, ps, func(tune func(*awslambda.FunctionProps)) awslambda.Function {
-		return newFunction(ObjectEventsRoute, "files bucket object created/removed events", nil, tune)
-	})
+	ps.API.deploy(st, ps.RouteGroups, props)
+	ps.Events = newEventsStack(st, fns, ps.Compute, ps.Orchestration, ps.API)
+	ps.Console = newConsoleStack(st, ps.API, props.ConsoleDir)
+	addNagSuppressions(ps)
 
 	awscdk.NewCfnOutput(st, jsii.String("ApiUrl"), &awscdk.CfnOutputProps{
-		Value:       ps.API.Url(),
-		Description: jsii.String("Base URL of the API (stage prod); clients append /api/v2/..."),
+		Value:       ps.API.URL,
+		Description: jsii.String("Base URL of the API (stage prod); clients append api/v2/..."),
 	})
-	awscdk.NewCfnOutput(st, jsii.String("TableName"), &awscdk.CfnOutputProps{Value: ps.Table.TableName()})
-	awscdk.NewCfnOutput(st, jsii.String("BucketName"), &awscdk.CfnOutputProps{Value: ps.Bucket.BucketName()})
+	awscdk.NewCfnOutput(st, jsii.String("ConsoleUrl"), &awscdk.CfnOutputProps{
+		Value:       ps.Console.URL,
+		Description: jsii.String("The console, with the API under the same origin at /api/"),
+	})
+	awscdk.NewCfnOutput(st, jsii.String("TableName"), &awscdk.CfnOutputProps{Value: ps.Data.Table.TableName()})
+	awscdk.NewCfnOutput(st, jsii.String("BucketName"), &awscdk.CfnOutputProps{Value: ps.Data.Bucket.BucketName()})
+	awscdk.NewCfnOutput(st, jsii.String("StateMachineArn"), &awscdk.CfnOutputProps{Value: ps.Orchestration.StateMachine.StateMachineArn()})
 	return ps, nil
 }
 
-// addObjectEvents subscribes the ObjectEventsRoute function to the bucket's
-// created and removed notifications and returns its failure queue.
-func addObjectEvents(st awscdk.Stack, ps *PlatformStack, newFunction func(func(*awslambda.FunctionProps)) awslambda.Function) awssqs.Queue {
-	failed := awssqs.NewQueue(st, jsii.String("ObjectEventsFailed"), &awssqs.QueueProps{
-		// SQS's longest: time to notice, fix and replay (the handler
-		// treats events as hints, so a late replay is harmless).
-		RetentionPeriod: awscdk.Duration_Days(jsii.Number(14)),
-		Encryption:      awssqs.QueueEncryption_SQS_MANAGED,
-		EnforceSSL:      jsii.Bool(true),
-	})
-	fn := newFunction(func(p *awslambda.FunctionProps) {
-		// S3 invokes asynchronously, so API Gateway's 29 s does not apply:
-		// the function streams whole objects (multipart uploads above the
-		// 64 MiB the complete call hashes itself) through MD5 and SHA-512,
-		// which takes minutes for large files. More memory buys the CPU
-		// and network throughput the hashing is bound by.
-		p.Timeout = awscdk.Duration_Minutes(jsii.Number(15))
-		p.MemorySize = jsii.Number(1024)
-		// S3 delivers at least once and the handler is idempotent, so
-		// retrying is safe; an event still failing after Lambda's maximum
-		// of 2 retries is kept rather than dropped, or its file would stay
-		// isUploaded=false for good.
-		p.RetryAttempts = jsii.Number(2)
-		p.MaxEventAge = awscdk.Duration_Hours(jsii.Number(6))
-		p.OnFailure = awslambdadestinations.NewSqsDestination(failed)
-	})
-	fn.AddEnvironment(jsii.String("BUCKET_NAME"), ps.Bucket.BucketName(), nil)
-	ps.Table.GrantReadWriteData(fn)
-	ps.Bucket.GrantRead(fn, nil)
-	dest := awss3notifications.NewLambdaDestination(fn)
-	ps.Bucket.AddEventNotification(awss3.EventType_OBJECT_CREATED, dest)
-	ps.Bucket.AddEventNotification(awss3.EventType_OBJECT_REMOVED, dest)
-	return failed
+// reservedRoutes are the ROUTE values of functions that are not routes.
+func reservedRoutes() map[string]bool {
+	r := map[string]bool{AuthorizerRoute: true, ObjectEventsRoute: true, BatchJobStateRoute: true, ReconcileRoute: true}
+	for _, step := range lifecycle.Placeholders() {
+		r[StepRoute(step)] = true
+	}
+	return r
 }
 
-// newUploadRole is the role storagecreds.STS assumes with a session policy
-// narrowing it to one caller's directory. The role itself bounds what any
-// session can do: objects under user/ only, so even a faulty session policy
-// cannot reach other keys.
-func newUploadRole(st awscdk.Stack, bucket awss3.Bucket, issuers []awslambda.Function) awsiam.Role {
-	trusted := make([]awsiam.IPrincipal, 0, len(issuers))
-	for _, fn := range issuers {
-		trusted = append(trusted, fn.Role())
-	}
-	role := awsiam.NewRole(st, jsii.String("UploadRole"), &awsiam.RoleProps{
-		Description: jsii.String("Scoped storage credentials issued by POST /api/credentials/"),
-		// Trusting the issuing functions' roles rather than the account
-		// keeps other principals in the account from assuming it even if
-		// their own policies allow sts:AssumeRole broadly.
-		AssumedBy: awsiam.NewCompositePrincipal(trusted...),
-		// A Lambda role assuming another role is role chaining, which STS
-		// caps at one hour anyway; storagecreds asks for exactly that.
-		MaxSessionDuration: awscdk.Duration_Hours(jsii.Number(1)),
-	})
-	role.AddToPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
-		Actions:   jsii.Strings("s3:PutObject", "s3:GetObject", "s3:AbortMultipartUpload", "s3:ListMultipartUploadParts"),
-		Resources: jsii.Strings(*bucket.ArnForObjects(jsii.String("user/*"))),
-	}))
-	role.AddToPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
-		Actions:   jsii.Strings("s3:ListBucket"),
-		Resources: &[]*string{bucket.BucketArn()},
-	}))
-	for _, fn := range issuers {
-		fn.AddToRolePolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
-			Actions:   jsii.Strings("sts:AssumeRole"),
-			Resources: &[]*string{role.RoleArn()},
-		}))
-		fn.AddEnvironment(jsii.String("UPLOAD_ROLE_ARN"), role.RoleArn(), nil)
-	}
-	return role
-}
-
-// newTable is the layout shared/store/dynamostore expects.
-func newTable(scope constructs.Construct) awsdynamodb.Table {
-	str := func(name string) *awsdynamodb.Attribute {
-		return &awsdynamodb.Attribute{Name: jsii.String(name), Type: awsdynamodb.AttributeType_STRING}
-	}
-	t := awsdynamodb.NewTable(scope, jsii.String("Table"), &awsdynamodb.TableProps{
-		PartitionKey:        str("pk"),
-		SortKey:             str("sk"),
-		BillingMode:         awsdynamodb.BillingMode_PAY_PER_REQUEST,
-		TimeToLiveAttribute: jsii.String("ttl"),
-		PointInTimeRecoverySpecification: &awsdynamodb.PointInTimeRecoverySpecification{
-			PointInTimeRecoveryEnabled: jsii.Bool(true),
-		},
-		// Accounts, keys and job records must survive a stack deletion.
-		RemovalPolicy: awscdk.RemovalPolicy_RETAIN,
-	})
-	for _, gsi := range []string{"gsi1", "gsi2"} {
-		t.AddGlobalSecondaryIndex(&awsdynamodb.GlobalSecondaryIndexProps{
-			IndexName:      jsii.String(gsi),
-			PartitionKey:   str(gsi + "pk"),
-			SortKey:        str(gsi + "sk"),
-			ProjectionType: awsdynamodb.ProjectionType_ALL,
-		})
-	}
-	return t
-}
-
-// grant gives fn exactly the route's permissions.
-func grant(ps *PlatformStack, fn awslambda.Function, needs []httpapi.Permission) error {
-	for _, n := range needs {
-		switch n {
-		case httpapi.TableRead:
-			ps.Table.GrantReadData(fn)
-		case httpapi.TableWrite:
-			ps.Table.GrantWriteData(fn)
-		case httpapi.BucketRead:
-			ps.Bucket.GrantRead(fn, nil)
-		case httpapi.BucketWrite:
-			ps.Bucket.GrantWrite(fn, nil, nil)
-		case httpapi.StartExecution, httpapi.StopExecution, httpapi.ComputeControl:
-			// TODO(lifecycle issue): grant states:StartExecution /
-			// StopExecution on the job state machine once it exists.
-		case httpapi.IssueUploadCredentials:
-			// The upload role trusts exactly these functions, so it is made
-			// once all of them exist; newUploadRole grants sts:AssumeRole.
-			ps.credentialIssuers = append(ps.credentialIssuers, fn)
-		default:
-			// Failing beats deploying a function that lacks what it needs.
-			return fmt.Errorf("unknown permission %q", n)
-		}
-	}
-	return nil
-}
-
-// addGatewayResponses makes API Gateway's own answers use the spec's
-// {"detail": ...} error shape, so clients parse every error alike.
-func addGatewayResponses(api awsapigateway.RestApi) {
-	jsonBody := func(body string) *map[string]*string {
-		return &map[string]*string{"application/json": jsii.String(body)}
-	}
-	// Header values are mapping expressions: literals are single-quoted.
-	jsonType := "'application/json'"
-	// The authorizer answers "Unauthorized" for a missing, malformed,
-	// unknown or expired key; API Gateway answers UNAUTHORIZED itself when
-	// the Authorization header is absent, and ACCESS_DENIED should a policy
-	// ever deny. The spec answers all of these 401 "Invalid token.".
-	for _, rt := range []awsapigateway.ResponseType{awsapigateway.ResponseType_UNAUTHORIZED(), awsapigateway.ResponseType_ACCESS_DENIED()} {
-		api.AddGatewayResponse(jsii.String("Gw"+*rt.ResponseType()), &awsapigateway.GatewayResponseOptions{
-			Type:       rt,
-			StatusCode: jsii.String("401"),
-			ResponseHeaders: &map[string]*string{
-				"Content-Type":     jsii.String(jsonType),
-				"WWW-Authenticate": jsii.String("'Token'"),
-			},
-			Templates: jsonBody(`{"detail": "Invalid token."}`),
-		})
-	}
-	// API Gateway answers an unknown path (or an unmapped method) with 403
-	// "Missing Authentication Token"; the spec's service says 404.
-	api.AddGatewayResponse(jsii.String("GwMISSING_AUTHENTICATION_TOKEN"), &awsapigateway.GatewayResponseOptions{
-		Type:            awsapigateway.ResponseType_MISSING_AUTHENTICATION_TOKEN(),
-		StatusCode:      jsii.String("404"),
-		ResponseHeaders: &map[string]*string{"Content-Type": jsii.String(jsonType)},
-		Templates:       jsonBody(`{"detail": "Not found."}`),
-	})
-	// Everything else API Gateway says itself (throttling, integration
-	// failures) keeps its status but gets the JSON shape.
-	for _, rt := range []awsapigateway.ResponseType{awsapigateway.ResponseType_DEFAULT_4XX(), awsapigateway.ResponseType_DEFAULT_5XX()} {
-		api.AddGatewayResponse(jsii.String("Gw"+*rt.ResponseType()), &awsapigateway.GatewayResponseOptions{
-			Type:            rt,
-			ResponseHeaders: &map[string]*string{"Content-Type": jsii.String(jsonType)},
-			Templates:       jsonBody(`{"detail": $context.error.messageString}`),
-		})
-	}
-}
+var coretypeCode = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]*$`)
 
 // validate rejects props the stack cannot express, before any construct is
-// made.
-func validate(p Props) error {
-	if p.AssetDir == "" {
-		return errors.New("AssetDir is required")
+// made, and returns the routes grouped into their nested stacks.
+func validate(p Props) ([]routeGroup, error) {
+	for name, dir := range map[string]string{"AssetDir": p.AssetDir, "AgentImageDir": p.AgentImageDir, "ConsoleDir": p.ConsoleDir} {
+		if dir == "" {
+			return nil, fmt.Errorf("%s is required", name)
+		}
 	}
-	if fi, err := os.Stat(filepath.Join(p.AssetDir, "bootstrap")); err != nil {
-		return fmt.Errorf("lambda asset: %w", err)
-	} else if fi.IsDir() {
-		return fmt.Errorf("lambda asset: %s/bootstrap is a directory", p.AssetDir)
+	for _, f := range []string{filepath.Join(p.AssetDir, "bootstrap"), filepath.Join(p.AgentImageDir, "Dockerfile"), filepath.Join(p.AgentImageDir, "agent")} {
+		if fi, err := os.Stat(f); err != nil {
+			return nil, fmt.Errorf("asset: %w", err)
+		} else if fi.IsDir() {
+			return nil, fmt.Errorf("asset: %s is a directory", f)
+		}
+	}
+	if fi, err := os.Stat(p.ConsoleDir); err != nil || !fi.IsDir() {
+		return nil, fmt.Errorf("console: %s is not a directory (%v)", p.ConsoleDir, err)
 	}
 	if len(p.Routes) == 0 {
-		return errors.New("no routes")
+		return nil, errors.New("no routes")
 	}
-	names := map[string]bool{AuthorizerRoute: true, ObjectEventsRoute: true}
+	names := reservedRoutes()
 	methods := map[string]string{}
 	for _, rt := range p.Routes {
 		if rt.Name == "" || rt.Method == "" {
-			return fmt.Errorf("route %q %s %s: name and method are required", rt.Name, rt.Method, rt.Path)
+			return nil, fmt.Errorf("route %q %s %s: name and method are required", rt.Name, rt.Method, rt.Path)
 		}
 		if names[rt.Name] {
-			return fmt.Errorf("route name %q is used twice or is reserved", rt.Name)
+			return nil, fmt.Errorf("route name %q is used twice or is reserved", rt.Name)
 		}
 		names[rt.Name] = true
 		rp, err := ResourcePath(rt.Path)
 		if err != nil {
-			return fmt.Errorf("route %s: %w", rt.Name, err)
+			return nil, fmt.Errorf("route %s: %w", rt.Name, err)
 		}
 		// "/x/" and "/x" become one resource; two routes there would clash.
 		key := rt.Method + " " + rp
 		if other, ok := methods[key]; ok {
-			return fmt.Errorf("routes %s and %s both map to %s", other, rt.Name, key)
+			return nil, fmt.Errorf("routes %s and %s both map to %s", other, rt.Name, key)
 		}
 		methods[key] = rt.Name
+		for _, n := range rt.Needs {
+			if !knownPermissions[n] {
+				// Failing beats deploying a function that lacks what it needs.
+				return nil, fmt.Errorf("route %s: unknown permission %q", rt.Name, n)
+			}
+		}
 	}
-	return nil
+	if len(p.Coretypes) == 0 {
+		return nil, errors.New("no coretypes enabled")
+	}
+	seen := map[string]bool{}
+	for _, ct := range p.Coretypes {
+		if !coretypeCode.MatchString(ct.Code) || seen[ct.Code] {
+			return nil, fmt.Errorf("coretype %q: bad or repeated code", ct.Code)
+		}
+		seen[ct.Code] = true
+		if ct.Deployment == nil || len(ct.Deployment.InstanceTypes) == 0 {
+			return nil, fmt.Errorf("coretype %s: no deployment (deprecated coretypes cannot be enabled)", ct.Code)
+		}
+		for _, it := range ct.Deployment.InstanceTypeNames() {
+			if !x86Instance(it) {
+				// The agent image is built for linux/amd64.
+				return nil, fmt.Errorf("coretype %s: instance type %s is not x86_64, which the agent image is built for", ct.Code, it)
+			}
+		}
+	}
+	for code := range p.Spot {
+		if !seen[code] {
+			return nil, fmt.Errorf("spot: coretype %q is not enabled", code)
+		}
+	}
+	if p.MaxNodes < 0 {
+		return nil, fmt.Errorf("maxNodes %d: must be positive", p.MaxNodes)
+	}
+	return groupRoutes(p.Routes)
 }
+
+// graviton matches the EC2 families with AWS Graviton (arm64) processors:
+// a "g" after the generation digit (c7g, m6gd, r8g, x2gd, im4gn, is4gen;
+// but not g4dn, whose "g" is the family).
+var graviton = regexp.MustCompile(`^[a-z]+[0-9]+g[a-z]*\.`)
+
+func x86Instance(t string) bool { return !graviton.MatchString(t) }

@@ -2,21 +2,30 @@ package stack_test
 
 import (
 	"encoding/json"
+	"fmt"
 	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/assertions"
 	"github.com/aws/jsii-runtime-go"
+	"github.com/cdklabs/cdk-nag-go/cdknag/v2"
 
 	"github.com/openrescale/platform/functions/api"
 	"github.com/openrescale/platform/infra/stack"
+	"github.com/openrescale/platform/shared/asl"
+	"github.com/openrescale/platform/shared/catalog"
+	"github.com/openrescale/platform/shared/compute/awsbatch"
 	"github.com/openrescale/platform/shared/httpapi"
+	"github.com/openrescale/platform/shared/lifecycle"
+	"github.com/openrescale/platform/statemachines"
 )
 
 func TestResourcePath(t *testing.T) {
@@ -50,16 +59,48 @@ func TestResourcePath(t *testing.T) {
 }
 
 func TestPropsRejected(t *testing.T) {
-	asset := fakeAsset(t)
+	good := goodProps(t)
 	ok := httpapi.Route{Name: "a", Method: "GET", Path: "/api/v2/a/"}
+	with := func(f func(*stack.Props)) stack.Props {
+		p := good
+		p.Routes = []httpapi.Route{ok}
+		f(&p)
+		return p
+	}
+	graviton := good.Coretypes[0]
+	dep := *graviton.Deployment
+	dep.InstanceTypes = map[string]string{"2": "c7g.large"}
+	graviton.Deployment = &dep
 	cases := map[string]stack.Props{
-		"no asset dir":         {Routes: []httpapi.Route{ok}},
-		"asset missing":        {AssetDir: t.TempDir(), Routes: []httpapi.Route{ok}},
-		"reserved name":        {AssetDir: asset, Routes: []httpapi.Route{{Name: stack.AuthorizerRoute, Method: "GET", Path: "/x/"}}},
-		"reserved events name": {AssetDir: asset, Routes: []httpapi.Route{{Name: stack.ObjectEventsRoute, Method: "GET", Path: "/x/"}}},
-		"duplicate name":       {AssetDir: asset, Routes: []httpapi.Route{ok, ok}},
-		"slash-only clash":     {AssetDir: asset, Routes: []httpapi.Route{ok, {Name: "b", Method: "GET", Path: "/api/v2/a"}}},
-		"unknown permission":   {AssetDir: asset, Routes: []httpapi.Route{{Name: "c", Method: "GET", Path: "/c/", Needs: []httpapi.Permission{"queue:send"}}}},
+		"no asset dir":    with(func(p *stack.Props) { p.AssetDir = "" }),
+		"asset missing":   with(func(p *stack.Props) { p.AssetDir = t.TempDir() }),
+		"agent missing":   with(func(p *stack.Props) { p.AgentImageDir = t.TempDir() }),
+		"console missing": with(func(p *stack.Props) { p.ConsoleDir = filepath.Join(t.TempDir(), "nope") }),
+		"reserved name": with(func(p *stack.Props) {
+			p.Routes = []httpapi.Route{{Name: stack.AuthorizerRoute, Method: "GET", Path: "/x/"}}
+		}),
+		"reserved events name": with(func(p *stack.Props) {
+			p.Routes = []httpapi.Route{{Name: stack.BatchJobStateRoute, Method: "GET", Path: "/x/"}}
+		}),
+		"reserved step name": with(func(p *stack.Props) {
+			p.Routes = []httpapi.Route{{Name: stack.StepRoute("finish"), Method: "GET", Path: "/x/"}}
+		}),
+		"duplicate name": with(func(p *stack.Props) { p.Routes = []httpapi.Route{ok, ok} }),
+		"slash-only clash": with(func(p *stack.Props) {
+			p.Routes = append(p.Routes, httpapi.Route{Name: "b", Method: "GET", Path: "/api/v2/a"})
+		}),
+		"unknown permission": with(func(p *stack.Props) { p.Routes[0].Needs = []httpapi.Permission{"queue:send"} }),
+		"no coretypes":       with(func(p *stack.Props) { p.Coretypes = nil }),
+		"coretype twice":     with(func(p *stack.Props) { p.Coretypes = append(p.Coretypes, p.Coretypes[0]) }),
+		"no deployment":      with(func(p *stack.Props) { c := p.Coretypes[0]; c.Deployment = nil; p.Coretypes = []catalog.Coretype{c} }),
+		"graviton":           with(func(p *stack.Props) { p.Coretypes = []catalog.Coretype{graviton} }),
+		"spot not enabled":   with(func(p *stack.Props) { p.Spot = map[string]bool{"hpc": true} }),
+		"too many routes": with(func(p *stack.Props) {
+			p.Routes = nil
+			for i := range stack.MaxRoutesPerStack + 1 {
+				p.Routes = append(p.Routes, httpapi.Route{Name: fmt.Sprint("r", i), Method: "GET", Path: fmt.Sprintf("/api/v2/jobs/x%d/", i)})
+			}
+		}),
 	}
 	requireNode(t)
 	for name, p := range cases {
@@ -72,99 +113,388 @@ func TestPropsRejected(t *testing.T) {
 	}
 }
 
-// TestStack synthesises the stack once from the real route table and checks
-// the template against it.
-func TestStack(t *testing.T) {
-	requireNode(t)
-	routes := api.Routes(api.Deps{})
-
-	app := awscdk.NewApp(&awscdk.AppProps{Outdir: jsii.String(t.TempDir())})
-	ps, err := stack.NewPlatformStack(app, "Test", stack.Props{Routes: routes, AssetDir: fakeAsset(t)})
+// goodProps are the props of the shared synthesis: the real route table
+// and catalog, the default coretypes with the first on Spot, and one
+// software image with a multi-node definition besides the default.
+func goodProps(t testing.TB) stack.Props {
+	cat, err := catalog.Load()
 	if err != nil {
 		t.Fatal(err)
 	}
-	tpl := assertions.Template_FromStack(ps.Stack, nil)
-	tm := decode(t, tpl)
-
-	t.Run("functions", func(t *testing.T) {
-		// Routes, the authorizer, the object events function, and CDK's own
-		// handler that configures the bucket's notifications.
-		check(t, func() { tpl.ResourceCountIs(jsii.String("AWS::Lambda::Function"), jsii.Number(len(routes)+3)) })
-		byRoute := functionsByRoute(t, tm)
-		if len(byRoute) != len(routes)+2 {
-			t.Errorf("%d functions with ROUTE, want %d: %v", len(byRoute), len(routes)+2, keys(byRoute))
+	p := stack.Props{
+		Routes:        api.Routes(api.Deps{}),
+		AssetDir:      fakeDir(t, map[string]string{"bootstrap": "#!/bin/sh\n"}),
+		AgentImageDir: fakeDir(t, map[string]string{"agent": "#!/bin/sh\n", "Dockerfile": "ARG BASE_IMAGE\nFROM ${BASE_IMAGE}\nCOPY agent /agent\n"}),
+		ConsoleDir:    fakeDir(t, map[string]string{"index.html": "<!doctype html>\n"}),
+		Spot:          map[string]bool{stack.DefaultCoretypes[0]: true},
+		Images:        []catalog.SoftwareImage{{Analysis: "openfoam", Version: "*", Image: "example.com/team/openfoam:v1912", MultiNode: true}},
+	}
+	for _, code := range stack.DefaultCoretypes {
+		ct, ok := cat.Coretype(code)
+		if !ok {
+			t.Fatalf("default coretype %s not in the catalog", code)
 		}
-		for _, rt := range append(slices.Clone(routes), httpapi.Route{Name: stack.AuthorizerRoute}) {
-			fn, ok := byRoute[rt.Name]
-			if !ok {
-				t.Errorf("no function with ROUTE=%s", rt.Name)
+		p.Coretypes = append(p.Coretypes, ct)
+	}
+	return p
+}
+
+// synthesised is the one synthesis every check reads: jsii makes each
+// synthesis take tens of seconds on a small machine.
+type synthesised struct {
+	props     stack.Props
+	ps        *stack.PlatformStack
+	templates map[string]*tmpl // by stack path
+	root      *tmpl
+	nagErrors []string
+	err       error
+}
+
+var (
+	shared     synthesised
+	sharedOnce sync.Once
+	sharedDir  string
+)
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if sharedDir != "" {
+		os.RemoveAll(sharedDir)
+	}
+	os.Exit(code)
+}
+
+// tb is the testing.TB that setup uses outside a test's lifetime: temp
+// dirs must outlive the test that happened to trigger the synthesis.
+type setupTB struct {
+	testing.TB
+	dir string
+}
+
+func (s setupTB) TempDir() string {
+	d, err := os.MkdirTemp(s.dir, "")
+	if err != nil {
+		panic(err)
+	}
+	return d
+}
+
+func synth(t *testing.T) *synthesised {
+	t.Helper()
+	requireNode(t)
+	sharedOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "infra-test-")
+		if err != nil {
+			shared.err = err
+			return
+		}
+		sharedDir = dir
+		shared.props = goodProps(setupTB{TB: t, dir: dir})
+		app := awscdk.NewApp(&awscdk.AppProps{Outdir: jsii.String(filepath.Join(dir, "cdk.out"))})
+		awscdk.Aspects_Of(app).Add(cdknag.NewAwsSolutionsChecks(&cdknag.NagPackProps{Verbose: jsii.Bool(true)}), nil)
+		ps, err := stack.NewPlatformStack(app, "Test", shared.props)
+		if err != nil {
+			shared.err = err
+			return
+		}
+		shared.ps = ps
+		shared.templates = map[string]*tmpl{}
+		for _, st := range ps.Stacks() {
+			tp := assertions.Template_FromStack(st, nil)
+			tm := decode(t, tp)
+			tm.name = *st.Node().Path()
+			tm.assert = tp
+			shared.templates[tm.name] = tm
+		}
+		// Nested stacks are no cloud assembly artifacts of their own: their
+		// constructs' annotations are the root's.
+		for _, a := range *assertions.Annotations_FromStack(ps.Stack).FindError(jsii.String("*"), assertions.Match_StringLikeRegexp(jsii.String("AwsSolutions-.*"))) {
+			shared.nagErrors = append(shared.nagErrors, fmt.Sprintf("%s: %v", *a.Id, a.Entry.Data))
+		}
+		shared.root = shared.templates[*ps.Stack.Node().Path()]
+		linkNested(&shared)
+	})
+	if shared.err != nil {
+		t.Fatal(shared.err)
+	}
+	return &shared
+}
+
+func TestResourceCounts(t *testing.T) {
+	s := synth(t)
+	for name, tm := range s.templates {
+		t.Logf("%s: %d resources", name, len(tm.Resources))
+		if n := len(tm.Resources); n >= stack.MaxResources {
+			t.Errorf("%s: %d resources, want < %d (CloudFormation allows 500 per template)", name, n, stack.MaxResources)
+		}
+		if n := len(tm.Parameters); n >= 200 {
+			t.Errorf("%s: %d parameters, CloudFormation allows 200", name, n)
+		}
+		if n := len(tm.Outputs); n >= 200 {
+			t.Errorf("%s: %d outputs, CloudFormation allows 200", name, n)
+		}
+	}
+	if len(s.templates) < 8 {
+		t.Errorf("%d templates, want the root and at least 7 nested stacks", len(s.templates))
+	}
+}
+
+func TestNag(t *testing.T) {
+	s := synth(t)
+	for _, e := range s.nagErrors {
+		t.Error(e)
+	}
+	// Every suppression carries its reason into the template metadata.
+	for name, tm := range s.templates {
+		for id, r := range tm.Resources {
+			var md struct {
+				CdkNag struct {
+					RulesToSuppress []struct{ ID, Reason string } `json:"rules_to_suppress"`
+				} `json:"cdk_nag"`
+			}
+			if len(r.Metadata) == 0 || json.Unmarshal(r.Metadata, &md) != nil {
 				continue
 			}
-			p := fn.Properties
-			if p.Runtime != "provided.al2023" || p.Handler != "bootstrap" || !slices.Equal(p.Architectures, []string{"arm64"}) || p.MemorySize != 256 || p.Timeout != 29 {
-				t.Errorf("%s: runtime %s handler %s arch %v memory %d timeout %d", rt.Name, p.Runtime, p.Handler, p.Architectures, p.MemorySize, p.Timeout)
-			}
-			want := []string{"ROUTE", "TABLE_NAME"}
-			if rt.Name != stack.AuthorizerRoute {
-				want = append(want, "BUCKET_NAME")
-			}
-			for _, v := range want {
-				if _, ok := p.Environment.Variables[v]; !ok {
-					t.Errorf("%s: environment lacks %s", rt.Name, v)
+			for _, rule := range md.CdkNag.RulesToSuppress {
+				if len(strings.TrimSpace(rule.Reason)) < 10 {
+					t.Errorf("%s/%s: suppression of %s without a reason", name, id, rule.ID)
 				}
 			}
 		}
-	})
+	}
+}
 
-	t.Run("table", func(t *testing.T) {
-		gsi := func(name string) map[string]any {
-			return map[string]any{
-				"IndexName": name,
-				"KeySchema": []any{
-					map[string]any{"AttributeName": name + "pk", "KeyType": "HASH"},
-					map[string]any{"AttributeName": name + "sk", "KeyType": "RANGE"},
-				},
-				"Projection": map[string]any{"ProjectionType": "ALL"},
+// wantRoutes are the ROUTE values of every platform function.
+func wantRoutes(routes []httpapi.Route) []string {
+	out := []string{stack.AuthorizerRoute, stack.ObjectEventsRoute, stack.BatchJobStateRoute, stack.ReconcileRoute}
+	for _, step := range lifecycle.Placeholders() {
+		out = append(out, stack.StepRoute(step))
+	}
+	for _, rt := range routes {
+		out = append(out, rt.Name)
+	}
+	slices.Sort(out)
+	return out
+}
+
+func TestFunctions(t *testing.T) {
+	s := synth(t)
+	fns := s.functionsByRoute(t)
+	if got, want := slices.Sorted(maps.Keys(fns)), wantRoutes(s.props.Routes); !slices.Equal(got, want) {
+		t.Errorf("functions by ROUTE:\n got %v\nwant %v", got, want)
+	}
+	needs := map[string][]httpapi.Permission{}
+	for _, rt := range s.props.Routes {
+		needs[rt.Name] = rt.Needs
+	}
+	lifecycleEnv := []string{awsbatch.EnvDeployment, stack.EnvAPIURL}
+	for route, fn := range fns {
+		p := fn.Properties
+		if p.Runtime != "provided.al2023" || p.Handler != "bootstrap" || !slices.Equal(p.Architectures, []string{"arm64"}) {
+			t.Errorf("%s: runtime %s handler %s arch %v", route, p.Runtime, p.Handler, p.Architectures)
+		}
+		want := []string{stack.EnvRoute, stack.EnvTable}
+		rn, isRoute := needs[route]
+		switch {
+		case isRoute:
+			if p.MemorySize != 256 || p.Timeout != 29 {
+				t.Errorf("%s: memory %d timeout %d, want API Gateway's 29 s at 256 MB", route, p.MemorySize, p.Timeout)
+			}
+			want = append(want, stack.EnvBucket)
+			if slices.ContainsFunc(rn, func(n httpapi.Permission) bool {
+				return n == httpapi.StartExecution || n == httpapi.StopExecution || n == httpapi.ComputeControl
+			}) {
+				want = append(want, append(lifecycleEnv, stack.EnvStateMachine)...)
+			}
+		case strings.HasPrefix(route, "step-"):
+			want = append(want, append(lifecycleEnv, stack.EnvBucket)...)
+			if _, ok := p.Environment.Variables[stack.EnvStateMachine]; ok {
+				t.Errorf("%s: has %s, which the state machine naming it would make a cycle", route, stack.EnvStateMachine)
+			}
+		case route == stack.BatchJobStateRoute || route == stack.ReconcileRoute:
+			want = append(want, append(lifecycleEnv, stack.EnvBucket, stack.EnvStateMachine)...)
+		}
+		for _, v := range want {
+			if _, ok := p.Environment.Variables[v]; !ok {
+				t.Errorf("%s: environment lacks %s", route, v)
 			}
 		}
-		check(t, func() {
-			tpl.HasResource(jsii.String("AWS::DynamoDB::Table"), map[string]any{
-				"DeletionPolicy": "Retain",
-				"Properties": map[string]any{
-					"KeySchema": []any{
-						map[string]any{"AttributeName": "pk", "KeyType": "HASH"},
-						map[string]any{"AttributeName": "sk", "KeyType": "RANGE"},
-					},
-					"BillingMode":                      "PAY_PER_REQUEST",
-					"TimeToLiveSpecification":          map[string]any{"AttributeName": "ttl", "Enabled": true},
-					"PointInTimeRecoverySpecification": map[string]any{"PointInTimeRecoveryEnabled": true},
-					"GlobalSecondaryIndexes": assertions.Match_ArrayWith(&[]any{
-						assertions.Match_ObjectLike(ptr(gsi("gsi1"))),
-						assertions.Match_ObjectLike(ptr(gsi("gsi2"))),
-					}),
-				},
-			})
+		if n := envSize(p.Environment.Variables); n >= stack.MaxEnvBytes {
+			t.Errorf("%s: environment is about %d bytes, Lambda allows %d", route, n, stack.MaxEnvBytes)
+		}
+	}
+}
+
+// envSize is an upper bound of an environment's size once deployed: every
+// reference (an ARN, a name) counts as 256 bytes.
+func envSize(vars map[string]json.RawMessage) int {
+	n := 0
+	for k, v := range vars {
+		n += len(k)
+		var lit string
+		if json.Unmarshal(v, &lit) == nil {
+			n += len(lit)
+			continue
+		}
+		n += len(literalParts(v)) + 256*strings.Count(string(v), `{"Ref"`) + 256*strings.Count(string(v), `"Fn::GetAtt"`)
+	}
+	return n
+}
+
+// literalParts concatenates the plain strings of an Fn::Join, with every
+// reference replaced by "<ref>".
+func literalParts(raw json.RawMessage) string {
+	var join struct {
+		Join []json.RawMessage `json:"Fn::Join"`
+	}
+	if json.Unmarshal(raw, &join) != nil || len(join.Join) != 2 {
+		return "<ref>"
+	}
+	var sep string
+	_ = json.Unmarshal(join.Join[0], &sep)
+	var parts []json.RawMessage
+	_ = json.Unmarshal(join.Join[1], &parts)
+	var out []string
+	for _, p := range parts {
+		var s string
+		if json.Unmarshal(p, &s) == nil {
+			out = append(out, s)
+		} else {
+			out = append(out, literalParts(p))
+		}
+	}
+	return strings.Join(out, sep)
+}
+
+func TestRoutes(t *testing.T) {
+	s := synth(t)
+	methods := s.methodsByKey(t)
+	fns := s.functionsByRoute(t)
+	var want []string
+	for _, rt := range s.props.Routes {
+		rp, err := stack.ResourcePath(rt.Path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		key := rt.Method + " " + rp
+		want = append(want, key)
+		m, ok := methods[key]
+		if !ok {
+			continue // reported below
+		}
+		wantAuth := "CUSTOM"
+		if rt.Public {
+			wantAuth = "NONE"
+		}
+		if m.AuthorizationType != wantAuth || (wantAuth == "CUSTOM") != (m.AuthorizerID != nil) {
+			t.Errorf("%s: authorization %s (authorizer %s), want %s", key, m.AuthorizationType, m.AuthorizerID, wantAuth)
+		}
+		fn := fns[rt.Name]
+		if m.Integration.Type != "AWS_PROXY" || m.tmpl != fn.tmpl || !strings.Contains(string(m.Integration.URI), `"`+fn.id+`"`) {
+			t.Errorf("%s: integration %s %s, want AWS_PROXY to %s", key, m.Integration.Type, m.Integration.URI, fn.id)
+		}
+	}
+	slices.Sort(want)
+	if got := slices.Sorted(maps.Keys(methods)); !slices.Equal(got, want) {
+		t.Errorf("methods in the templates differ from the route table:\n got %v\nwant %v", got, want)
+	}
+	// One deployment, one stage: the stage serves what the deployment
+	// snapshotted, which must follow every route stack.
+	var deps []string
+	for id, r := range s.root.Resources {
+		if r.Type == "AWS::ApiGateway::Deployment" {
+			deps = append(deps, id)
+			var on []string
+			_ = json.Unmarshal(r.DependsOn, &on)
+			for _, g := range s.ps.RouteGroups {
+				if !slices.Contains(on, *s.ps.Stack.GetLogicalId(g.Stack.(awscdk.NestedStack).NestedStackResource())) {
+					t.Errorf("deployment %s does not depend on route stack %s", id, *g.Stack.Node().Id())
+				}
+			}
+		}
+	}
+	if len(deps) != 1 {
+		t.Errorf("deployments %v, want one", deps)
+	}
+	check(t, func() {
+		s.root.assert.HasResourceProperties(jsii.String("AWS::ApiGateway::Stage"), map[string]any{
+			"StageName": stack.StageName,
+			"MethodSettings": assertions.Match_ArrayWith(&[]any{assertions.Match_ObjectLike(&map[string]any{
+				"ThrottlingRateLimit":  stack.DefaultRateLimit,
+				"ThrottlingBurstLimit": stack.DefaultBurstLimit,
+			})}),
+			"AccessLogSetting": assertions.Match_ObjectLike(&map[string]any{}),
 		})
 	})
+}
 
-	t.Run("bucket", func(t *testing.T) {
+func TestAuthorizer(t *testing.T) {
+	s := synth(t)
+	apiT := s.templates[*s.ps.API.Node().Path()]
+	check(t, func() {
+		apiT.assert.HasResourceProperties(jsii.String("AWS::ApiGateway::Authorizer"), map[string]any{
+			"Type":                         "REQUEST",
+			"IdentitySource":               "method.request.header.Authorization",
+			"AuthorizerResultTtlInSeconds": 60,
+		})
+	})
+	for _, typ := range []string{"UNAUTHORIZED", "ACCESS_DENIED"} {
 		check(t, func() {
-			tpl.HasResource(jsii.String("AWS::S3::Bucket"), map[string]any{
-				"DeletionPolicy": "Retain",
-				"Properties": map[string]any{
-					"PublicAccessBlockConfiguration": map[string]any{
-						"BlockPublicAcls": true, "BlockPublicPolicy": true, "IgnorePublicAcls": true, "RestrictPublicBuckets": true,
-					},
-					"BucketEncryption": assertions.Match_ObjectLike(&map[string]any{
-						"ServerSideEncryptionConfiguration": []any{map[string]any{
-							"ServerSideEncryptionByDefault": map[string]any{"SSEAlgorithm": "AES256"},
-						}},
-					}),
-				},
+			apiT.assert.HasResourceProperties(jsii.String("AWS::ApiGateway::GatewayResponse"), map[string]any{
+				"ResponseType":      typ,
+				"StatusCode":        "401",
+				"ResponseTemplates": map[string]any{"application/json": `{"detail": "Invalid token."}`},
 			})
 		})
-		check(t, func() {
-			tpl.HasResourceProperties(jsii.String("AWS::S3::Bucket"), map[string]any{
+	}
+	check(t, func() {
+		apiT.assert.HasResourceProperties(jsii.String("AWS::ApiGateway::GatewayResponse"), map[string]any{
+			"ResponseType": "MISSING_AUTHENTICATION_TOKEN", "StatusCode": "404",
+		})
+	})
+	if fn := s.functionsByRoute(t)[stack.AuthorizerRoute]; fn.tmpl != apiT {
+		t.Errorf("authorizer function in %s, want the API stack", fn.tmpl.name)
+	}
+}
+
+func TestData(t *testing.T) {
+	s := synth(t)
+	dt := s.templates[*s.ps.Data.Node().Path()]
+	gsi := func(name string) map[string]any {
+		return map[string]any{
+			"IndexName": name,
+			"KeySchema": []any{
+				map[string]any{"AttributeName": name + "pk", "KeyType": "HASH"},
+				map[string]any{"AttributeName": name + "sk", "KeyType": "RANGE"},
+			},
+			"Projection": map[string]any{"ProjectionType": "ALL"},
+		}
+	}
+	check(t, func() {
+		dt.assert.HasResource(jsii.String("AWS::DynamoDB::Table"), map[string]any{
+			"DeletionPolicy": "Retain",
+			"Properties": map[string]any{
+				"KeySchema": []any{
+					map[string]any{"AttributeName": "pk", "KeyType": "HASH"},
+					map[string]any{"AttributeName": "sk", "KeyType": "RANGE"},
+				},
+				"BillingMode":                      "PAY_PER_REQUEST",
+				"TimeToLiveSpecification":          map[string]any{"AttributeName": "ttl", "Enabled": true},
+				"PointInTimeRecoverySpecification": map[string]any{"PointInTimeRecoveryEnabled": true},
+				"GlobalSecondaryIndexes": assertions.Match_ArrayWith(&[]any{
+					assertions.Match_ObjectLike(ptr(gsi("gsi1"))),
+					assertions.Match_ObjectLike(ptr(gsi("gsi2"))),
+				}),
+			},
+		})
+	})
+	check(t, func() {
+		dt.assert.HasResource(jsii.String("AWS::S3::Bucket"), map[string]any{
+			"DeletionPolicy": "Retain",
+			"Properties": map[string]any{
+				"PublicAccessBlockConfiguration": map[string]any{
+					"BlockPublicAcls": true, "BlockPublicPolicy": true, "IgnorePublicAcls": true, "RestrictPublicBuckets": true,
+				},
 				"LifecycleConfiguration": map[string]any{"Rules": assertions.Match_ArrayWith(&[]any{
 					assertions.Match_ObjectLike(&map[string]any{
 						"Status":                         "Enabled",
@@ -174,180 +504,420 @@ func TestStack(t *testing.T) {
 				"CorsConfiguration": map[string]any{"CorsRules": assertions.Match_ArrayWith(&[]any{
 					assertions.Match_ObjectLike(&map[string]any{
 						"AllowedMethods": assertions.Match_ArrayWith(&[]any{"PUT", "GET"}),
-						"AllowedOrigins": []any{"*"},
 						"ExposedHeaders": assertions.Match_ArrayWith(&[]any{"ETag"}),
 					}),
 				})},
-			})
-		})
-		// EnforceSSL is a deny statement on aws:SecureTransport=false.
-		check(t, func() {
-			tpl.HasResourceProperties(jsii.String("AWS::S3::BucketPolicy"), map[string]any{
-				"PolicyDocument": map[string]any{"Statement": assertions.Match_ArrayWith(&[]any{
-					assertions.Match_ObjectLike(&map[string]any{
-						"Effect":    "Deny",
-						"Condition": map[string]any{"Bool": map[string]any{"aws:SecureTransport": "false"}},
-					}),
-				})},
-			})
+			},
 		})
 	})
+	// EnforceSSL is a deny statement on aws:SecureTransport=false.
+	check(t, func() {
+		dt.assert.HasResourceProperties(jsii.String("AWS::S3::BucketPolicy"), map[string]any{
+			"PolicyDocument": map[string]any{"Statement": assertions.Match_ArrayWith(&[]any{
+				assertions.Match_ObjectLike(&map[string]any{
+					"Effect":    "Deny",
+					"Condition": map[string]any{"Bool": map[string]any{"aws:SecureTransport": "false"}},
+				}),
+			})},
+		})
+	})
+	fn := s.functionsByRoute(t)[stack.ObjectEventsRoute]
+	if fn.tmpl != dt {
+		t.Fatalf("object events function not in the data stack")
+	}
+	arn := map[string]any{"Fn::GetAtt": []any{fn.id, "Arn"}}
+	check(t, func() {
+		dt.assert.HasResourceProperties(jsii.String("Custom::S3BucketNotifications"), map[string]any{
+			"NotificationConfiguration": map[string]any{"LambdaFunctionConfigurations": assertions.Match_ArrayWith(&[]any{
+				map[string]any{"Events": []any{"s3:ObjectCreated:*"}, "LambdaFunctionArn": arn},
+				map[string]any{"Events": []any{"s3:ObjectRemoved:*"}, "LambdaFunctionArn": arn},
+			})},
+		})
+	})
+	check(t, func() {
+		dt.assert.HasResourceProperties(jsii.String("AWS::Lambda::EventInvokeConfig"), map[string]any{
+			"FunctionName":         map[string]any{"Ref": fn.id},
+			"MaximumRetryAttempts": 2,
+		})
+	})
+}
 
-	t.Run("methods", func(t *testing.T) {
-		methods := methodsByKey(t, tm)
-		if len(methods) != len(routes) {
-			t.Errorf("%d methods, want one per route (%d): %v", len(methods), len(routes), keys(methods))
-		}
-		byRoute := functionsByRoute(t, tm)
-		for _, rt := range routes {
-			rp, err := stack.ResourcePath(rt.Path)
-			if err != nil {
-				t.Fatal(err)
+func TestStateMachine(t *testing.T) {
+	s := synth(t)
+	ot := s.templates[*s.ps.Orchestration.Node().Path()]
+	var sm struct {
+		StateMachineType        string
+		DefinitionString        json.RawMessage
+		DefinitionSubstitutions map[string]json.RawMessage
+		RoleArn                 json.RawMessage
+		TracingConfiguration    struct{ Enabled bool }
+		LoggingConfiguration    struct {
+			Level                string
+			IncludeExecutionData bool
+			Destinations         []struct {
+				CloudWatchLogsLogGroup struct{ LogGroupArn json.RawMessage }
 			}
-			key := rt.Method + " " + rp
-			m, ok := methods[key]
-			if !ok {
-				t.Errorf("%s: no method %s; have %v", rt.Name, key, keys(methods))
+		}
+	}
+	ids := ot.ofType("AWS::StepFunctions::StateMachine")
+	if len(ids) != 1 {
+		t.Fatalf("state machines %v, want one", ids)
+	}
+	if err := json.Unmarshal(ot.Resources[ids[0]].Properties, &sm); err != nil {
+		t.Fatal(err)
+	}
+	var def string
+	if err := json.Unmarshal(sm.DefinitionString, &def); err != nil {
+		t.Fatalf("DefinitionString is not a plain string (%v): %s", err, sm.DefinitionString)
+	}
+	if def != string(statemachines.Job) {
+		t.Errorf("DefinitionString differs from statemachines/job.asl.json")
+	}
+	placeholders := asl.Placeholders(statemachines.Job)
+	if got := slices.Sorted(maps.Keys(sm.DefinitionSubstitutions)); !slices.Equal(got, placeholders) {
+		t.Errorf("substitutions %v, want one per placeholder %v", got, placeholders)
+	}
+	fns := s.functionsByRoute(t)
+	subs := map[string]string{}
+	var stepArns []string
+	for ph, step := range lifecycle.Placeholders() {
+		fn := fns[stack.StepRoute(step)]
+		id := getAttArn(t, sm.DefinitionSubstitutions[ph])
+		if fn.tmpl != ot || id != fn.id {
+			t.Errorf("${%s} is %s's ARN, want the function with ROUTE=%s (%s)", ph, id, stack.StepRoute(step), fn.id)
+		}
+		subs[ph] = "arn:aws:lambda:eu-west-1:123456789012:function:" + id
+		stepArns = append(stepArns, id)
+	}
+	// What Step Functions deploys: the file with the substitutions
+	// applied, which must parse as the definition the local runner runs.
+	deployed := def
+	for ph, v := range subs {
+		deployed = strings.ReplaceAll(deployed, "${"+ph+"}", v)
+	}
+	m, err := asl.Parse(statemachines.Job, subs)
+	if err != nil {
+		t.Fatalf("file with substitutions: %v", err)
+	}
+	if strings.Contains(deployed, "${") {
+		t.Errorf("deployed definition keeps a placeholder")
+	}
+	for _, target := range m.TaskTargets() {
+		if strings.HasPrefix(target, "arn:aws:lambda:") && !strings.Contains(deployed, target) {
+			t.Errorf("task target %s not in the deployed definition", target)
+		}
+	}
+	if sm.StateMachineType != "STANDARD" || !sm.TracingConfiguration.Enabled || sm.LoggingConfiguration.Level != "ALL" || len(sm.LoggingConfiguration.Destinations) != 1 {
+		t.Errorf("type %s tracing %v logging %+v", sm.StateMachineType, sm.TracingConfiguration.Enabled, sm.LoggingConfiguration)
+	} else {
+		lg := getAttArn(t, sm.LoggingConfiguration.Destinations[0].CloudWatchLogsLogGroup.LogGroupArn)
+		var lp struct{ RetentionInDays int }
+		_ = json.Unmarshal(ot.Resources[lg].Properties, &lp)
+		if ot.Resources[lg].Type != "AWS::Logs::LogGroup" || lp.RetentionInDays == 0 {
+			t.Errorf("logs go to %s (%s), want a log group with retention", lg, ot.Resources[lg].Type)
+		}
+	}
+
+	// The role invokes exactly the step functions; the rest is what
+	// logging and X-Ray need, which support no resource-level permissions.
+	role := getAttArn(t, sm.RoleArn)
+	var invoked []string
+	for _, st := range ot.statementsByRole(t)[role] {
+		for _, a := range st.actions(t) {
+			switch {
+			case a == "lambda:InvokeFunction":
+				for _, r := range st.resources(t) {
+					invoked = append(invoked, getAttArn(t, r))
+				}
+			case strings.HasPrefix(a, "logs:") || strings.HasPrefix(a, "xray:"):
+			default:
+				t.Errorf("state machine role may %s", a)
+			}
+		}
+	}
+	slices.Sort(invoked)
+	slices.Sort(stepArns)
+	if !slices.Equal(invoked, stepArns) {
+		t.Errorf("state machine may invoke %v, want exactly the steps %v", invoked, stepArns)
+	}
+}
+
+func TestCompute(t *testing.T) {
+	s := synth(t)
+	ct := s.templates[*s.ps.Compute.Node().Path()]
+	ces, queues := ct.ofType("AWS::Batch::ComputeEnvironment"), ct.ofType("AWS::Batch::JobQueue")
+	if len(ces) != len(s.props.Coretypes) || len(queues) != len(s.props.Coretypes) {
+		t.Errorf("%d compute environments and %d queues, want one each per enabled coretype (%d)", len(ces), len(queues), len(s.props.Coretypes))
+	}
+	for _, c := range s.props.Coretypes {
+		var ce struct {
+			Type             string
+			ComputeResources struct {
+				Type           string
+				MinvCpus       int
+				MaxvCpus       int
+				InstanceTypes  []string
+				LaunchTemplate struct {
+					LaunchTemplateID json.RawMessage `json:"LaunchTemplateId"`
+				}
+			}
+		}
+		id := ct.computeEnvironmentFor(t, c.Deployment.InstanceTypeNames())
+		if id == "" {
+			t.Errorf("%s: no compute environment with the catalog's instance types %v", c.Code, c.Deployment.InstanceTypeNames())
+			continue
+		}
+		if err := json.Unmarshal(ct.Resources[id].Properties, &ce); err != nil {
+			t.Fatal(err)
+		}
+		cr := ce.ComputeResources
+		wantType := "EC2"
+		if s.props.Spot[c.Code] {
+			wantType = "SPOT"
+		}
+		if !strings.EqualFold(ce.Type, "MANAGED") || cr.Type != wantType || cr.MinvCpus != 0 {
+			t.Errorf("%s: %s %s minvCpus %d, want MANAGED %s 0", c.Code, ce.Type, cr.Type, cr.MinvCpus, wantType)
+		}
+		if want := c.Deployment.InstanceTypeNames(); !slices.Equal(slices.Sorted(slices.Values(cr.InstanceTypes)), want) {
+			t.Errorf("%s: instance types %v, want the catalog's %v", c.Code, cr.InstanceTypes, want)
+		}
+		maxCores := slices.Max(c.Cores)
+		if want := maxCores * c.Deployment.VCPUsPerCore * stack.DefaultMaxNodes; cr.MaxvCpus != want {
+			t.Errorf("%s: maxvCpus %d, want %d", c.Code, cr.MaxvCpus, want)
+		}
+		var lt struct {
+			LaunchTemplateData struct {
+				BlockDeviceMappings []struct {
+					DeviceName string
+					Ebs        struct {
+						VolumeSize int
+						Encrypted  bool
+					}
+				}
+			}
+		}
+		ltID := refID(t, cr.LaunchTemplate.LaunchTemplateID)
+		if err := json.Unmarshal(ct.Resources[ltID].Properties, &lt); err != nil {
+			t.Fatal(err)
+		}
+		bd := lt.LaunchTemplateData.BlockDeviceMappings
+		if want := c.Storage * maxCores; len(bd) != 1 || bd[0].DeviceName != stack.RootDeviceName || bd[0].Ebs.VolumeSize != want || !bd[0].Ebs.Encrypted {
+			t.Errorf("%s: launch template volumes %+v, want %s of %d GB (storage per core x cores), encrypted", c.Code, bd, stack.RootDeviceName, want)
+		}
+	}
+
+	// Job definitions: one set per image key, the shapes awsbatch expects.
+	wantKeys := []string{awsbatch.DefaultDefinition}
+	for _, im := range s.props.Images {
+		wantKeys = append(wantKeys, awsbatch.DefinitionKey(im.Analysis, im.Version))
+	}
+	slices.Sort(wantKeys)
+	if got := slices.Sorted(maps.Keys(s.ps.Compute.Definitions)); !slices.Equal(got, wantKeys) {
+		t.Errorf("definition keys %v, want %v", got, wantKeys)
+	}
+	defs := ct.ofType("AWS::Batch::JobDefinition")
+	if len(defs) != 2*len(wantKeys) {
+		t.Errorf("%d job definitions, want a single and a multi-node one per image (%d)", len(defs), 2*len(wantKeys))
+	}
+	type containerProps struct {
+		Image         json.RawMessage
+		Vcpus, Memory json.RawMessage
+		JobRoleArn    json.RawMessage
+	}
+	for _, id := range defs {
+		var d struct {
+			Type                string
+			ContainerProperties *containerProps
+			NodeProperties      *struct {
+				MainNode            int
+				NodeRangeProperties []struct {
+					TargetNodes string
+					Container   containerProps
+				}
+			}
+			RetryStrategy struct {
+				Attempts       int
+				EvaluateOnExit []map[string]string
+			}
+		}
+		if err := json.Unmarshal(ct.Resources[id].Properties, &d); err != nil {
+			t.Fatal(err)
+		}
+		var c containerProps
+		switch d.Type {
+		case "container":
+			c = *d.ContainerProperties
+		case "multinode":
+			if d.NodeProperties == nil || d.NodeProperties.MainNode != 0 || len(d.NodeProperties.NodeRangeProperties) != 1 || d.NodeProperties.NodeRangeProperties[0].TargetNodes != "0:" {
+				t.Errorf("%s: node properties %+v, want main node 0 and one range 0:", id, d.NodeProperties)
 				continue
 			}
-			wantAuth := "CUSTOM"
-			if rt.Public {
-				wantAuth = "NONE"
-			}
-			if m.AuthorizationType != wantAuth || (wantAuth == "CUSTOM") != (m.AuthorizerID != nil) {
-				t.Errorf("%s: authorization %s (authorizer %v), want %s", key, m.AuthorizationType, m.AuthorizerID, wantAuth)
-			}
-			if m.Integration.Type != "AWS_PROXY" || !strings.Contains(string(m.Integration.URI), `"`+byRoute[rt.Name].id+`"`) {
-				t.Errorf("%s: integration %s %s, want AWS_PROXY to %s", key, m.Integration.Type, m.Integration.URI, byRoute[rt.Name].id)
+			c = d.NodeProperties.NodeRangeProperties[0].Container
+		default:
+			t.Errorf("%s: type %s", id, d.Type)
+			continue
+		}
+		for name, v := range map[string]json.RawMessage{"vcpus": c.Vcpus, "memory": c.Memory} {
+			var n int
+			if json.Unmarshal(v, &n) != nil || n <= 0 {
+				t.Errorf("%s: %s %s, want a positive integer", id, name, v)
 			}
 		}
-	})
+		wantRetry := []map[string]string{{"OnStatusReason": "Host EC2*", "Action": "RETRY"}, {"OnReason": "*", "Action": "EXIT"}}
+		if d.RetryStrategy.Attempts < 2 || !slices.EqualFunc(d.RetryStrategy.EvaluateOnExit, wantRetry, maps.Equal) {
+			t.Errorf("%s: retry strategy %+v, want retries on lost hosts only", id, d.RetryStrategy)
+		}
+		// The job role holds no permissions: storage comes per job.
+		if role := getAttArn(t, c.JobRoleArn); len(ct.statementsByRole(t)[role]) != 0 {
+			t.Errorf("%s: job role %s has permissions %v", id, role, ct.statementsByRole(t)[role])
+		}
+	}
 
-	t.Run("authorizer", func(t *testing.T) {
-		check(t, func() {
-			tpl.HasResourceProperties(jsii.String("AWS::ApiGateway::Authorizer"), map[string]any{
-				"Type":                         "REQUEST",
-				"IdentitySource":               "method.request.header.Authorization",
-				"AuthorizerResultTtlInSeconds": 60,
-			})
-		})
-		for _, typ := range []string{"UNAUTHORIZED", "ACCESS_DENIED"} {
-			check(t, func() {
-				tpl.HasResourceProperties(jsii.String("AWS::ApiGateway::GatewayResponse"), map[string]any{
-					"ResponseType":      typ,
-					"StatusCode":        "401",
-					"ResponseTemplates": map[string]any{"application/json": `{"detail": "Invalid token."}`},
-				})
-			})
+	// What the functions are told matches what was created.
+	fn := s.functionsByRoute(t)[stack.StepRoute("start-run")]
+	raw := fn.Properties.Environment.Variables[awsbatch.EnvDeployment]
+	text := literalParts(raw)
+	if text == "<ref>" {
+		_ = json.Unmarshal(raw, &text)
+	}
+	dep, err := awsbatch.ParseDeployment(strings.ReplaceAll(text, "<ref>", "arn:x"))
+	if err != nil {
+		t.Fatalf("%s: %v (%s)", awsbatch.EnvDeployment, err, text)
+	}
+	var codes []string
+	for _, c := range s.props.Coretypes {
+		codes = append(codes, c.Code)
+		q := dep.Queues[c.Code]
+		if q.CoresPerNode != slices.Max(c.Cores) || q.VCPUsPerCore != c.Deployment.VCPUsPerCore || q.MaxNodes != stack.DefaultMaxNodes || q.StorageBytesPerNode != int64(c.Storage*slices.Max(c.Cores))<<30 {
+			t.Errorf("%s: queue %+v", c.Code, q)
 		}
-		check(t, func() {
-			tpl.HasResourceProperties(jsii.String("AWS::ApiGateway::Stage"), map[string]any{
-				"StageName": "prod",
-				"MethodSettings": assertions.Match_ArrayWith(&[]any{assertions.Match_ObjectLike(&map[string]any{
-					"ThrottlingRateLimit":  stack.DefaultRateLimit,
-					"ThrottlingBurstLimit": stack.DefaultBurstLimit,
+	}
+	slices.Sort(codes)
+	if got := slices.Sorted(maps.Keys(dep.Queues)); !slices.Equal(got, codes) {
+		t.Errorf("deployment queues %v, want %v", got, codes)
+	}
+	if got := slices.Sorted(maps.Keys(dep.Definitions)); !slices.Equal(got, wantKeys) {
+		t.Errorf("deployment definitions %v, want %v", got, wantKeys)
+	}
+}
+
+func TestEvents(t *testing.T) {
+	s := synth(t)
+	et := s.templates[*s.ps.Events.Node().Path()]
+	fns := s.functionsByRoute(t)
+	type rule struct {
+		EventPattern *struct {
+			Source     []string `json:"source"`
+			DetailType []string `json:"detail-type"`
+			Detail     struct {
+				JobQueue []json.RawMessage `json:"jobQueue"`
+			} `json:"detail"`
+		}
+		ScheduleExpression string
+		Targets            []struct {
+			Arn              json.RawMessage
+			DeadLetterConfig *struct{ Arn json.RawMessage }
+			RetryPolicy      *struct{ MaximumRetryAttempts *int }
+		}
+	}
+	var rules []rule
+	for _, id := range et.ofType("AWS::Events::Rule") {
+		var r rule
+		if err := json.Unmarshal(et.Resources[id].Properties, &r); err != nil {
+			t.Fatal(err)
+		}
+		rules = append(rules, r)
+	}
+	var sawState, sawSchedule bool
+	for _, r := range rules {
+		if len(r.Targets) != 1 {
+			t.Errorf("rule with %d targets", len(r.Targets))
+			continue
+		}
+		target := getAttArn(t, r.Targets[0].Arn)
+		switch {
+		case r.EventPattern != nil:
+			sawState = true
+			if !slices.Equal(r.EventPattern.Source, []string{"aws.batch"}) || !slices.Equal(r.EventPattern.DetailType, []string{"Batch Job State Change"}) {
+				t.Errorf("state rule pattern %+v", r.EventPattern)
+			}
+			if len(r.EventPattern.Detail.JobQueue) != len(s.props.Coretypes) {
+				t.Errorf("state rule matches %d queues, want the %d of the platform", len(r.EventPattern.Detail.JobQueue), len(s.props.Coretypes))
+			}
+			if target != fns[stack.BatchJobStateRoute].id || r.Targets[0].DeadLetterConfig == nil || r.Targets[0].RetryPolicy == nil {
+				t.Errorf("state rule target %s dlq %v retry %v, want %s with both", target, r.Targets[0].DeadLetterConfig, r.Targets[0].RetryPolicy, fns[stack.BatchJobStateRoute].id)
+			}
+		case r.ScheduleExpression != "":
+			sawSchedule = true
+			if r.ScheduleExpression != fmt.Sprintf("rate(%d minutes)", stack.ReconcileEveryMinutes) || target != fns[stack.ReconcileRoute].id {
+				t.Errorf("schedule %s to %s, want the reconciler every %d minutes", r.ScheduleExpression, target, stack.ReconcileEveryMinutes)
+			}
+		}
+	}
+	if !sawState || !sawSchedule {
+		t.Errorf("state change rule %v, schedule %v: want both", sawState, sawSchedule)
+	}
+}
+
+func TestConsole(t *testing.T) {
+	s := synth(t)
+	cons := s.templates[*s.ps.Console.Node().Path()]
+	check(t, func() {
+		cons.assert.HasResourceProperties(jsii.String("AWS::CloudFront::Distribution"), map[string]any{
+			"DistributionConfig": assertions.Match_ObjectLike(&map[string]any{
+				"DefaultRootObject": "index.html",
+				"CacheBehaviors": assertions.Match_ArrayWith(&[]any{assertions.Match_ObjectLike(&map[string]any{
+					"PathPattern":    "/api/*",
+					"AllowedMethods": assertions.Match_ArrayWith(&[]any{"PUT", "PATCH", "POST", "DELETE"}),
 				})}),
-			})
+				"Origins": assertions.Match_ArrayWith(&[]any{assertions.Match_ObjectLike(&map[string]any{
+					"OriginPath": "/" + stack.StageName,
+				})}),
+			}),
 		})
 	})
+	check(t, func() { cons.assert.ResourceCountIs(jsii.String("Custom::CDKBucketDeployment"), jsii.Number(1)) })
+}
 
-	t.Run("permissions", func(t *testing.T) {
-		byRoute := functionsByRoute(t, tm)
-		perRole := actionsByRole(t, tm)
-		writes := []string{"dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:BatchWriteItem"}
-		cases := []struct {
-			needs          []httpapi.Permission
-			want, wantNone []string
-		}{
-			{needs: []httpapi.Permission{httpapi.TableRead}, want: []string{"dynamodb:GetItem", "dynamodb:Query"}, wantNone: append(slices.Clone(writes), "s3:*")},
-			{needs: []httpapi.Permission{httpapi.TableRead, httpapi.TableWrite}, want: append([]string{"dynamodb:GetItem"}, writes...), wantNone: []string{"s3:*"}},
-		}
-		for _, c := range cases {
-			tested := 0
-			for _, rt := range routes {
-				if !slices.Equal(rt.Needs, c.needs) {
+// Actions that support no resource-level permissions (Service
+// Authorization Reference), so "*" is the narrowest resource they take.
+var starOnly = regexp.MustCompile(`^(batch:DescribeJobs|ecr:GetAuthorizationToken|xray:(PutTraceSegments|PutTelemetryRecords|GetSamplingRules|GetSamplingTargets)|logs:(CreateLogDelivery|GetLogDelivery|UpdateLogDelivery|DeleteLogDelivery|ListLogDeliveries|PutResourcePolicy|DescribeResourcePolicies|DescribeLogGroups))$`)
+
+func TestIAMNarrow(t *testing.T) {
+	s := synth(t)
+	for name, tm := range s.templates {
+		for role, stmts := range tm.statementsByRole(t) {
+			for _, st := range stmts {
+				if st.Effect != "Allow" {
 					continue
 				}
-				tested++
-				actions := perRole[byRoute[rt.Name].role]
-				for _, a := range c.want {
-					if !actions[a] {
-						t.Errorf("%s (needs %v) lacks %s: %v", rt.Name, rt.Needs, a, actions)
+				star := slices.ContainsFunc(st.resources(t), func(r json.RawMessage) bool { return string(r) == `"*"` })
+				for _, a := range st.actions(t) {
+					if a == "*" || strings.HasSuffix(a, ":*") {
+						t.Errorf("%s: role %s may %s", name, role, a)
 					}
-				}
-				for _, a := range c.wantNone {
-					for have := range actions {
-						if have == a || (strings.HasSuffix(a, "*") && strings.HasPrefix(have, strings.TrimSuffix(a, "*"))) {
-							t.Errorf("%s (needs %v) may %s", rt.Name, rt.Needs, have)
-						}
+					if star && !starOnly.MatchString(a) {
+						t.Errorf("%s: role %s may %s on *, which takes a narrower resource", name, role, a)
 					}
 				}
 			}
-			if tested == 0 {
-				t.Errorf("no route needs exactly %v; the route table changed, adjust the cases", c.needs)
-			}
 		}
-	})
+	}
+}
 
-	t.Run("object events", func(t *testing.T) {
-		fn, ok := functionsByRoute(t, tm)[stack.ObjectEventsRoute]
-		if !ok {
-			t.Fatalf("no function with ROUTE=%s", stack.ObjectEventsRoute)
-		}
-		for _, v := range []string{"TABLE_NAME", "BUCKET_NAME"} {
-			if _, ok := fn.Properties.Environment.Variables[v]; !ok {
-				t.Errorf("environment lacks %s", v)
-			}
-		}
-		if fn.Properties.ReservedConcurrentExecutions != nil {
-			t.Errorf("reserved concurrency %d: a cap would throttle S3's deliveries into retries", *fn.Properties.ReservedConcurrentExecutions)
-		}
-		actions := actionsByRole(t, tm)[fn.role]
-		for _, a := range []string{"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "s3:GetObject*"} {
-			if !actions[a] {
-				t.Errorf("lacks %s: %v", a, actions)
-			}
-		}
-		for _, a := range []string{"s3:PutObject", "s3:DeleteObject*", "sts:AssumeRole"} {
-			if actions[a] {
-				t.Errorf("may %s", a)
-			}
-		}
-		arn := map[string]any{"Fn::GetAtt": []any{fn.id, "Arn"}}
-		check(t, func() {
-			tpl.HasResourceProperties(jsii.String("Custom::S3BucketNotifications"), map[string]any{
-				"NotificationConfiguration": map[string]any{"LambdaFunctionConfigurations": assertions.Match_ArrayWith(&[]any{
-					map[string]any{"Events": []any{"s3:ObjectCreated:*"}, "LambdaFunctionArn": arn},
-					map[string]any{"Events": []any{"s3:ObjectRemoved:*"}, "LambdaFunctionArn": arn},
-				})},
-			})
-		})
-		check(t, func() {
-			tpl.HasResourceProperties(jsii.String("AWS::Lambda::Permission"), map[string]any{
-				"Action": "lambda:InvokeFunction", "Principal": "s3.amazonaws.com", "FunctionName": arn,
-			})
-		})
-		check(t, func() {
-			tpl.HasResourceProperties(jsii.String("AWS::Lambda::EventInvokeConfig"), map[string]any{
-				"FunctionName":         map[string]any{"Ref": fn.id},
-				"MaximumRetryAttempts": 2,
-				"DestinationConfig": map[string]any{"OnFailure": map[string]any{
-					"Destination": map[string]any{"Fn::GetAtt": assertions.Match_ArrayWith(&[]any{"Arn"})},
-				}},
-			})
-		})
-		check(t, func() { tpl.ResourceCountIs(jsii.String("AWS::SQS::Queue"), jsii.Number(1)) })
-	})
-
-	t.Run("upload role", func(t *testing.T) {
-		byRoute := functionsByRoute(t, tm)
-		issuers := map[string]bool{} // function roles that may assume it
+func TestUploadRoles(t *testing.T) {
+	s := synth(t)
+	fns := s.functionsByRoute(t)
+	roles := 0
+	for _, g := range s.ps.RouteGroups {
+		gt := s.templates[*g.Node().Path()]
+		issuers := map[string]bool{}
 		var roleID string
-		for _, rt := range routes {
-			fn := byRoute[rt.Name]
-			raw, has := fn.Properties.Environment.Variables["UPLOAD_ROLE_ARN"]
+		for _, rt := range g.Routes {
+			fn := fns[rt.Name]
+			raw, has := fn.Properties.Environment.Variables[stack.EnvUploadRole]
 			if needs := slices.Contains(rt.Needs, httpapi.IssueUploadCredentials); needs != has {
-				t.Errorf("%s: needs IssueUploadCredentials %v, has UPLOAD_ROLE_ARN %v", rt.Name, needs, has)
+				t.Errorf("%s: needs IssueUploadCredentials %v, has %s %v", rt.Name, needs, stack.EnvUploadRole, has)
 			}
 			if !has {
 				continue
@@ -355,109 +925,132 @@ func TestStack(t *testing.T) {
 			issuers[fn.role] = true
 			id := getAttArn(t, raw)
 			if roleID != "" && id != roleID {
-				t.Errorf("%s: UPLOAD_ROLE_ARN is %s's, others %s's", rt.Name, id, roleID)
+				t.Errorf("%s: %s is %s's, others %s's", rt.Name, stack.EnvUploadRole, id, roleID)
 			}
 			roleID = id
 		}
 		if roleID == "" {
-			t.Fatal("no route needs IssueUploadCredentials; the route table changed, adjust the test")
+			continue
 		}
-		role, ok := tm.Resources[roleID]
-		if !ok || role.Type != "AWS::IAM::Role" {
-			t.Fatalf("UPLOAD_ROLE_ARN refers to %s, not a role", roleID)
-		}
+		roles++
 		var rp struct {
 			MaxSessionDuration       int
 			AssumeRolePolicyDocument struct{ Statement []statement }
 		}
-		if err := json.Unmarshal(role.Properties, &rp); err != nil {
-			t.Fatal(err)
+		if err := json.Unmarshal(gt.Resources[roleID].Properties, &rp); err != nil || gt.Resources[roleID].Type != "AWS::IAM::Role" {
+			t.Fatalf("%s refers to %s, not a role (%v)", stack.EnvUploadRole, roleID, err)
 		}
 		if rp.MaxSessionDuration != 3600 {
 			t.Errorf("max session duration %d s, want 3600", rp.MaxSessionDuration)
 		}
 		trusted := map[string]bool{}
-		for _, s := range rp.AssumeRolePolicyDocument.Statement {
+		for _, st := range rp.AssumeRolePolicyDocument.Statement {
 			var p struct{ AWS json.RawMessage }
-			if err := json.Unmarshal(s.Principal, &p); err != nil || p.AWS == nil {
-				t.Errorf("trust statement principal %s: want function roles only", s.Principal)
+			if err := json.Unmarshal(st.Principal, &p); err != nil || p.AWS == nil {
+				t.Errorf("trust statement principal %s: want function roles only", st.Principal)
 				continue
 			}
 			trusted[getAttArn(t, p.AWS)] = true
 		}
 		if !maps.Equal(trusted, issuers) {
-			t.Errorf("role trusts %v, want exactly the issuing functions' roles %v", keys(trusted), keys(issuers))
+			t.Errorf("role trusts %v, want exactly the issuing functions' roles %v", slices.Sorted(maps.Keys(trusted)), slices.Sorted(maps.Keys(issuers)))
 		}
-
-		// Identity side: sts:AssumeRole on the upload role, and only there,
-		// only for the issuers.
-		for roleRef, stmts := range statementsByRole(t, tm) {
-			for _, s := range stmts {
-				if s.Effect != "Allow" || !slices.ContainsFunc(s.actions(t), func(a string) bool { return strings.HasPrefix(a, "sts:") }) {
-					continue
-				}
-				if !issuers[roleRef] {
-					t.Errorf("role %s may %v", roleRef, s.actions(t))
-				}
-				if id := getAttArn(t, s.Resource); id != roleID {
-					t.Errorf("role %s may assume %s", roleRef, id)
-				}
-			}
-		}
-		for r := range issuers {
-			if !actionsByRole(t, tm)[r]["sts:AssumeRole"] {
-				t.Errorf("issuing function role %s lacks sts:AssumeRole", r)
-			}
-		}
-
-		// The role's own permissions bound every session to user/.
 		objectActions := []string{"s3:PutObject", "s3:GetObject", "s3:AbortMultipartUpload", "s3:ListMultipartUploadParts"}
-		var granted []string
-		for _, s := range statementsByRole(t, tm)[roleID] {
-			if s.Effect != "Allow" {
-				continue
-			}
-			res := string(s.Resource)
-			for _, a := range s.actions(t) {
-				granted = append(granted, a)
+		for _, st := range gt.statementsByRole(t)[roleID] {
+			for _, a := range st.actions(t) {
+				res := string(st.Resource)
 				switch {
 				case slices.Contains(objectActions, a):
 					if !strings.Contains(res, `"/user/*"`) {
 						t.Errorf("%s on %s, want objects under user/ only", a, res)
 					}
 				case a == "s3:ListBucket":
-					if res != `{"Fn::GetAtt":["`+bucketID(t, tm)+`","Arn"]}` {
-						t.Errorf("%s on %s, want the files bucket", a, res)
-					}
 				default:
 					t.Errorf("upload role may %s on %s", a, res)
 				}
 			}
 		}
-		slices.Sort(granted)
-		want := append(slices.Clone(objectActions), "s3:ListBucket")
-		slices.Sort(want)
-		if !slices.Equal(granted, want) {
-			t.Errorf("upload role may %v, want %v", granted, want)
+		// sts:AssumeRole only for the issuers, and only on their role.
+		for r, stmts := range gt.statementsByRole(t) {
+			for _, st := range stmts {
+				if !slices.ContainsFunc(st.actions(t), func(a string) bool { return strings.HasPrefix(a, "sts:") }) {
+					continue
+				}
+				if !issuers[r] || getAttArn(t, st.Resource) != roleID {
+					t.Errorf("role %s may %v on %s", r, st.actions(t), st.Resource)
+				}
+			}
 		}
-	})
+	}
+	if roles == 0 {
+		t.Error("no route needs IssueUploadCredentials; the route table changed, adjust the test")
+	}
+}
 
-	// CloudFormation refuses a template of more than 500 resources, and
-	// every route costs about five (function, role, policy, permission,
-	// method), so the route table's growth is checked here.
-	t.Run("resource limit", func(t *testing.T) {
-		const limit = 500
-		t.Logf("%d resources for %d routes", len(tm.Resources), len(routes))
-		if n := len(tm.Resources); n >= limit {
-			t.Errorf("%d resources, CloudFormation allows at most %d per stack", n, limit)
+func TestGrants(t *testing.T) {
+	s := synth(t)
+	fns := s.functionsByRoute(t)
+	writes := []string{"dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:BatchWriteItem"}
+	cases := []struct {
+		needs          []httpapi.Permission
+		want, wantNone []string
+	}{
+		{needs: []httpapi.Permission{httpapi.TableRead}, want: []string{"dynamodb:GetItem", "dynamodb:Query"}, wantNone: append(slices.Clone(writes), "s3:*", "states:*", "batch:*")},
+		{needs: []httpapi.Permission{httpapi.TableRead, httpapi.TableWrite}, want: append([]string{"dynamodb:GetItem"}, writes...), wantNone: []string{"s3:*", "states:*", "batch:*"}},
+	}
+	tested := map[string]bool{}
+	for _, c := range cases {
+		for _, rt := range s.props.Routes {
+			if !slices.Equal(rt.Needs, c.needs) {
+				continue
+			}
+			tested[fmt.Sprint(c.needs)] = true
+			fn := fns[rt.Name]
+			actions := fn.tmpl.actionsByRole(t)[fn.role]
+			for _, a := range c.want {
+				if !actions[a] {
+					t.Errorf("%s (needs %v) lacks %s", rt.Name, rt.Needs, a)
+				}
+			}
+			for _, a := range c.wantNone {
+				for have := range actions {
+					if have == a || (strings.HasSuffix(a, "*") && strings.HasPrefix(have, strings.TrimSuffix(a, "*"))) {
+						t.Errorf("%s (needs %v) may %s", rt.Name, rt.Needs, have)
+					}
+				}
+			}
 		}
-	})
-
-	t.Run("outputs", func(t *testing.T) {
-		for _, o := range []string{"ApiUrl", "TableName", "BucketName"} {
-			check(t, func() { tpl.HasOutput(jsii.String(o), map[string]any{}) })
+	}
+	if len(tested) != len(cases) {
+		t.Errorf("no route needs exactly some case's permissions (%v tested); the route table changed, adjust the cases", tested)
+	}
+	// Lifecycle permissions: the route that needs each has it, others not.
+	for _, rt := range s.props.Routes {
+		fn := fns[rt.Name]
+		actions := fn.tmpl.actionsByRole(t)[fn.role]
+		for need, action := range map[httpapi.Permission]string{
+			httpapi.StartExecution: "states:StartExecution",
+			httpapi.StopExecution:  "states:StopExecution",
+			httpapi.ComputeControl: "batch:TerminateJob",
+		} {
+			if has, wants := actions[action], slices.Contains(rt.Needs, need); has != wants {
+				t.Errorf("%s: needs %s %v, may %s %v", rt.Name, need, wants, action, has)
+			}
 		}
-	})
+		if actions["batch:SubmitJob"] {
+			t.Errorf("%s: route may batch:SubmitJob; only the start-run step submits", rt.Name)
+		}
+	}
+	sub := fns[stack.StepRoute("start-run")]
+	if !sub.tmpl.actionsByRole(t)[sub.role]["batch:SubmitJob"] {
+		t.Errorf("start-run step cannot submit")
+	}
+	for _, route := range []string{stack.BatchJobStateRoute, stack.ReconcileRoute} {
+		fn := fns[route]
+		if !fn.tmpl.actionsByRole(t)[fn.role]["states:SendTaskSuccess"] {
+			t.Errorf("%s cannot answer task tokens", route)
+		}
+	}
 }
 
 // requireNode fails rather than skips: the synth test is the only check of
@@ -466,20 +1059,22 @@ func TestStack(t *testing.T) {
 // without node the test binary usually dies before this runs: a failure all
 // the same. For the same reason the JSII_SILENCE_WARNING_* variables only
 // work when set in the environment of `go test`, not from here.)
-func requireNode(t *testing.T) {
+func requireNode(t testing.TB) {
 	t.Helper()
 	if _, err := exec.LookPath("node"); err != nil {
 		t.Fatalf("node is required to synthesise the CDK stack (jsii runs aws-cdk-lib in node): %v", err)
 	}
 }
 
-// fakeAsset is a stand-in for the built binary: synthesis only hashes and
+// fakeDir is a stand-in for a built asset: synthesis only hashes and
 // copies it.
-func fakeAsset(t *testing.T) string {
+func fakeDir(t testing.TB, files map[string]string) string {
 	t.Helper()
 	dir := t.TempDir()
-	if err := os.WriteFile(filepath.Join(dir, "bootstrap"), []byte("#!/bin/sh\n"), 0o755); err != nil {
-		t.Fatal(err)
+	for name, body := range files {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o755); err != nil {
+			t.Fatal(err)
+		}
 	}
 	return dir
 }
@@ -497,237 +1092,3 @@ func check(t *testing.T, f func()) {
 }
 
 func ptr[T any](v T) *T { return &v }
-
-// template is the part of the CloudFormation template the checks read.
-type template struct {
-	Resources map[string]struct {
-		Type       string
-		Properties json.RawMessage
-	}
-}
-
-func decode(t *testing.T, tpl assertions.Template) template {
-	t.Helper()
-	b, err := json.Marshal(tpl.ToJSON())
-	if err != nil {
-		t.Fatal(err)
-	}
-	var out template
-	if err := json.Unmarshal(b, &out); err != nil {
-		t.Fatal(err)
-	}
-	return out
-}
-
-type function struct {
-	id, role   string
-	Properties struct {
-		Runtime, Handler string
-		Architectures    []string
-		MemorySize       int
-		Timeout          int
-		Environment      struct{ Variables map[string]json.RawMessage }
-		// ReservedConcurrentExecutions is a pointer so absence shows.
-		ReservedConcurrentExecutions *int
-		Role                         struct {
-			GetAtt []string `json:"Fn::GetAtt"`
-		}
-	}
-}
-
-func functionsByRoute(t *testing.T, tm template) map[string]function {
-	t.Helper()
-	out := map[string]function{}
-	for id, r := range tm.Resources {
-		if r.Type != "AWS::Lambda::Function" {
-			continue
-		}
-		var f function
-		if err := json.Unmarshal(r.Properties, &f.Properties); err != nil {
-			t.Fatal(err)
-		}
-		f.id = id
-		if len(f.Properties.Role.GetAtt) > 0 {
-			f.role = f.Properties.Role.GetAtt[0]
-		}
-		if _, ok := f.Properties.Environment.Variables["ROUTE"]; !ok {
-			continue // CDK's own, e.g. the bucket notifications handler
-		}
-		var route string
-		if err := json.Unmarshal(f.Properties.Environment.Variables["ROUTE"], &route); err != nil {
-			t.Errorf("function %s: ROUTE is not a plain string: %v", id, err)
-			continue
-		}
-		if _, dup := out[route]; dup {
-			t.Errorf("two functions with ROUTE=%s", route)
-		}
-		out[route] = f
-	}
-	return out
-}
-
-type method struct {
-	HTTPMethod        string          `json:"HttpMethod"`
-	ResourceID        json.RawMessage `json:"ResourceId"`
-	AuthorizationType string
-	AuthorizerID      json.RawMessage `json:"AuthorizerId"`
-	Integration       struct {
-		Type string
-		URI  json.RawMessage `json:"Uri"`
-	}
-}
-
-// methodsByKey indexes methods by "METHOD /full/path", rebuilding each
-// resource's path from its PathPart and ParentId chain.
-func methodsByKey(t *testing.T, tm template) map[string]method {
-	t.Helper()
-	type resource struct {
-		PathPart string
-		ParentID struct {
-			Ref string
-		} `json:"ParentId"`
-	}
-	resources := map[string]resource{}
-	for id, r := range tm.Resources {
-		if r.Type == "AWS::ApiGateway::Resource" {
-			var res resource
-			if err := json.Unmarshal(r.Properties, &res); err != nil {
-				t.Fatal(err)
-			}
-			resources[id] = res
-		}
-	}
-	var pathOf func(id string, depth int) string
-	pathOf = func(id string, depth int) string {
-		res, ok := resources[id]
-		if !ok || depth > 50 {
-			return "" // the root: its parent is the API's RootResourceId
-		}
-		return pathOf(res.ParentID.Ref, depth+1) + "/" + res.PathPart
-	}
-	out := map[string]method{}
-	for id, r := range tm.Resources {
-		if r.Type != "AWS::ApiGateway::Method" {
-			continue
-		}
-		var m method
-		if err := json.Unmarshal(r.Properties, &m); err != nil {
-			t.Fatal(err)
-		}
-		var ref struct{ Ref string }
-		p := "/"
-		if json.Unmarshal(m.ResourceID, &ref) == nil && ref.Ref != "" {
-			p = pathOf(ref.Ref, 0)
-		}
-		key := m.HTTPMethod + " " + p
-		if _, dup := out[key]; dup {
-			t.Errorf("method %s (%s) defined twice", key, id)
-		}
-		out[key] = m
-	}
-	return out
-}
-
-// statement is one IAM policy statement as the template has it.
-type statement struct {
-	Effect    string
-	Action    json.RawMessage
-	Resource  json.RawMessage
-	Principal json.RawMessage
-}
-
-// actions reads Action, which IAM allows as one string or a list.
-func (s statement) actions(t *testing.T) []string {
-	t.Helper()
-	var actions []string
-	if err := json.Unmarshal(s.Action, &actions); err != nil {
-		var one string
-		if err := json.Unmarshal(s.Action, &one); err != nil {
-			t.Fatalf("action %s: %v", s.Action, err)
-		}
-		actions = []string{one}
-	}
-	return actions
-}
-
-// statementsByRole collects the statements of the policies attached to each
-// role, by the role's logical ID.
-func statementsByRole(t *testing.T, tm template) map[string][]statement {
-	t.Helper()
-	type policy struct {
-		PolicyDocument struct{ Statement []statement }
-		Roles          []struct{ Ref string }
-	}
-	out := map[string][]statement{}
-	for id, r := range tm.Resources {
-		if r.Type != "AWS::IAM::Policy" {
-			continue
-		}
-		var p policy
-		if err := json.Unmarshal(r.Properties, &p); err != nil {
-			t.Fatalf("policy %s: %v", id, err)
-		}
-		for _, role := range p.Roles {
-			out[role.Ref] = append(out[role.Ref], p.PolicyDocument.Statement...)
-		}
-	}
-	return out
-}
-
-// actionsByRole collects every IAM action allowed to each role.
-func actionsByRole(t *testing.T, tm template) map[string]map[string]bool {
-	t.Helper()
-	out := map[string]map[string]bool{}
-	for role, stmts := range statementsByRole(t, tm) {
-		for _, s := range stmts {
-			if s.Effect != "Allow" {
-				continue
-			}
-			if out[role] == nil {
-				out[role] = map[string]bool{}
-			}
-			for _, a := range s.actions(t) {
-				out[role][a] = true
-			}
-		}
-	}
-	return out
-}
-
-// getAttArn returns X of {"Fn::GetAtt": [X, "Arn"]}, failing on anything
-// else: a literal or wildcard ARN would reach beyond this stack.
-func getAttArn(t *testing.T, raw json.RawMessage) string {
-	t.Helper()
-	var v struct {
-		GetAtt []string `json:"Fn::GetAtt"`
-	}
-	if err := json.Unmarshal(raw, &v); err != nil || len(v.GetAtt) != 2 || v.GetAtt[1] != "Arn" {
-		t.Errorf("%s: want {\"Fn::GetAtt\": [id, \"Arn\"]}", raw)
-		return ""
-	}
-	return v.GetAtt[0]
-}
-
-// bucketID is the files bucket's logical ID, the stack's only bucket.
-func bucketID(t *testing.T, tm template) string {
-	t.Helper()
-	var ids []string
-	for id, r := range tm.Resources {
-		if r.Type == "AWS::S3::Bucket" {
-			ids = append(ids, id)
-		}
-	}
-	if len(ids) != 1 {
-		t.Fatalf("buckets %v, want exactly one", ids)
-	}
-	return ids[0]
-}
-
-func keys[V any](m map[string]V) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	slices.Sort(out)
-	return out
-}
