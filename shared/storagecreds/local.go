@@ -74,6 +74,17 @@ func (l *Local) Issue(_ context.Context, userID, keyID string, paths []string) (
 	}, nil
 }
 
+// IssueAccess implements AccessIssuer. The local direct-transfer route
+// honours a grant for reads and writes alike, so a grant covers every
+// path of the Access; only the AWS credentials (STS) keep a.Read
+// read-only.
+func (l *Local) IssueAccess(ctx context.Context, userID, keyID string, a Access) (Grant, error) {
+	if err := checkAccess(userID, a); err != nil {
+		return Grant{}, err
+	}
+	return l.Issue(ctx, userID, keyID, append(append([]string(nil), a.Read...), a.Write...))
+}
+
 func (l *Local) mac(payload string) []byte {
 	m := hmac.New(sha256.New, l.Secret)
 	m.Write([]byte("storage-grant\x00" + payload))

@@ -50,6 +50,23 @@ func (s *STS) Issue(ctx context.Context, userID, _ string, paths []string) (Gran
 	if err != nil {
 		return Grant{}, err
 	}
+	return s.assume(ctx, userID, policy)
+}
+
+// IssueAccess implements AccessIssuer: the session policy writes a.Write
+// and only reads a.Read.
+func (s *STS) IssueAccess(ctx context.Context, userID, _ string, a Access) (Grant, error) {
+	if err := checkAccess(userID, a); err != nil {
+		return Grant{}, err
+	}
+	policy, err := AccessPolicy(s.Bucket, a)
+	if err != nil {
+		return Grant{}, err
+	}
+	return s.assume(ctx, userID, policy)
+}
+
+func (s *STS) assume(ctx context.Context, userID, policy string) (Grant, error) {
 	d := s.Duration
 	if d == 0 {
 		d = DefaultDuration
@@ -78,6 +95,16 @@ func (s *STS) Issue(ctx context.Context, userID, _ string, paths []string) (Gran
 	}, nil
 }
 
+// checkAccess validates an Access as CheckPaths does paths; it must name
+// at least one path.
+func checkAccess(userID string, a Access) error {
+	all := append(append([]string(nil), a.Read...), a.Write...)
+	if len(all) == 0 {
+		return errs.Field("paths", "no paths to issue credentials for")
+	}
+	return CheckPaths(userID, all)
+}
+
 var sessionNameChars = regexp.MustCompile(`[^\w+=,.@-]`)
 
 // sessionName fits STS's RoleSessionName rules (2-64 of [\w+=,.@-]).
@@ -104,33 +131,51 @@ type statement struct {
 // multipart upload, which s3:PutObject covers), read and their unfinished
 // uploads aborted; listing is allowed only under the same keys.
 func SessionPolicy(bucket, userID string, paths []string) (string, error) {
-	prefix := files.UserPrefix(userID)
-	var objects, listPrefixes []string
 	if len(paths) == 0 {
-		objects = []string{"arn:aws:s3:::" + bucket + "/" + prefix + "*"}
-		listPrefixes = []string{prefix, prefix + "*"}
+		// The directory itself is listed too (s3:prefix "user/user_x/").
+		return accessPolicy(bucket, Access{Write: []string{files.UserPrefix(userID)}}, true)
 	}
-	for _, p := range paths {
-		res := "arn:aws:s3:::" + bucket + "/" + p
-		lp := p
-		if p[len(p)-1] == '/' {
-			res += "*"
-			lp += "*"
+	return accessPolicy(bucket, Access{Write: paths}, false)
+}
+
+// AccessPolicy is the session policy of an Access: reading (GetObject)
+// and listing under every path, writing (PutObject, multipart uploads)
+// only under a.Write.
+func AccessPolicy(bucket string, a Access) (string, error) {
+	return accessPolicy(bucket, a, false)
+}
+
+func accessPolicy(bucket string, a Access, listDirs bool) (string, error) {
+	resources := func(paths []string) (objects, listPrefixes []string) {
+		for _, p := range paths {
+			res, lp := "arn:aws:s3:::"+bucket+"/"+p, p
+			if p[len(p)-1] == '/' {
+				res += "*"
+				if listDirs {
+					listPrefixes = append(listPrefixes, p)
+				}
+				lp += "*"
+			}
+			objects = append(objects, res)
+			listPrefixes = append(listPrefixes, lp)
 		}
-		objects = append(objects, res)
-		listPrefixes = append(listPrefixes, lp)
+		return objects, listPrefixes
 	}
+	readObjects, readList := resources(a.Read)
+	writeObjects, writeList := resources(a.Write)
+	var st []statement
+	if len(writeObjects) > 0 {
+		st = append(st, statement{Effect: "Allow", Action: []string{"s3:PutObject", "s3:GetObject", "s3:AbortMultipartUpload", "s3:ListMultipartUploadParts"}, Resource: writeObjects})
+	}
+	if len(readObjects) > 0 {
+		st = append(st, statement{Effect: "Allow", Action: []string{"s3:GetObject"}, Resource: readObjects})
+	}
+	st = append(st, statement{Effect: "Allow", Action: []string{"s3:ListBucket"}, Resource: []string{"arn:aws:s3:::" + bucket},
+		Condition: map[string]any{"StringLike": map[string]any{"s3:prefix": append(writeList, readList...)}}})
 	doc := struct {
 		Version   string      `json:"Version"`
 		Statement []statement `json:"Statement"`
-	}{
-		Version: "2012-10-17",
-		Statement: []statement{
-			{Effect: "Allow", Action: []string{"s3:PutObject", "s3:GetObject", "s3:AbortMultipartUpload", "s3:ListMultipartUploadParts"}, Resource: objects},
-			{Effect: "Allow", Action: []string{"s3:ListBucket"}, Resource: []string{"arn:aws:s3:::" + bucket},
-				Condition: map[string]any{"StringLike": map[string]any{"s3:prefix": listPrefixes}}},
-		},
-	}
+	}{Version: "2012-10-17", Statement: st}
 	b, err := json.Marshal(doc)
 	if err != nil {
 		return "", fmt.Errorf("encode session policy: %w", err)
