@@ -391,7 +391,7 @@ func TestConsole(t *testing.T) {
 
 	// A saved job submitted from its page: its log is followed while it
 	// runs, and the Stop button ends it.
-	sleeper := c.createJob("sleeper", "user_included", "", "echo live-line-1; echo live-line-2; sleep 300")
+	sleeper := c.createJob("sleeper", "user_included", "", `echo live-line-1; echo live-line-2; mkdir -p case; printf 'Time = 1\nGAMG:  Solving for p, Initial residual = 1, Final residual = 0.1\nTime = 2\nGAMG:  Solving for p, Initial residual = 0.5, Final residual = 0.05\n' > case/log.simpleFoam; sleep 300`)
 	p.do("open saved job", 15*time.Second,
 		chromedp.Navigate(s.URL+"/#/jobs/"+sleeper),
 		chromedp.WaitVisible(chromedp.CSS("#submit")))
@@ -400,6 +400,9 @@ func TestConsole(t *testing.T) {
 	}
 	p.do("submit", 10*time.Second, chromedp.Click(chromedp.CSS("#submit")))
 	p.waitJS("live log", `document.querySelector("#log").innerText.includes("live-line-2") && document.querySelector("#log-state").innerText.startsWith("Live:")`, 30*time.Second)
+	// The live chart reads the solver log from the run's directory.
+	p.waitJS("live chart", `(document.querySelector("svg.chart title") || {textContent: ""}).textContent.includes("case/log.simpleFoam (live)")`, 15*time.Second)
+	p.checkA11y("running job")
 	p.shot("job-running")
 	p.do("stop", 10*time.Second, chromedp.Click(chromedp.CSS("#stop")))
 	p.waitJS("stopped job completes", `document.querySelector("#log-state").innerText.startsWith("Saved log")`, 30*time.Second)

@@ -89,6 +89,7 @@ export async function render(root, { id }) {
   let selectedRun = null;
   let polls = 0;
   let liveResidual = null; // path of a live residual log, once seen
+  let listedAt = null; // the poll that last listed the run's directory
   let finalShownFor = null;
 
   function button(label, onClick, attrs = {}) {
@@ -175,7 +176,10 @@ export async function render(root, { id }) {
       const tail = await get(`${runBase}tail/process_output.log/?lines=${LOG_LINES}`);
       const text = tail.lines.join("\n");
       showLog(text, `Live: the last ${LOG_LINES} lines of run ${run}'s process_output.log, refreshed every ${POLL_MS / 1000} s.`);
-      if (polls % 5 === 0 && !liveResidual) {
+      // The directory listing is the expensive call: look for a solver
+      // log at once, then every fifth poll until one appears.
+      if (!liveResidual && (listedAt === null || polls - listedAt >= 5)) {
+        listedAt = polls;
         const listing = await get(`${runBase}directory-contents/`);
         const f = residualSource(listing.map((e) => ({ relativePath: e.path })));
         if (f) liveResidual = f.relativePath;
@@ -291,6 +295,7 @@ export async function render(root, { id }) {
     selectedRun = runSel.value;
     finalShownFor = null;
     liveResidual = null;
+    listedAt = null;
     schedule(0);
   });
   follow.addEventListener("change", () => {
