@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -54,8 +55,20 @@ func newFixture(t *testing.T, st store.Store, rm FileRemover) fixture {
 		t.Fatal(err)
 	}
 	fr := files.NewRepo(st)
-	return fixture{svc: New(st, cat, fr, rm, time.Now), files: fr, st: st}
+	return fixture{svc: New(st, cat, fr, rm, newTicking().now), files: fr, st: st}
 }
+
+// ticking is a clock that moves 1 ms at every reading, so creation times
+// are distinct and ordered without sleeping.
+type ticking struct{ ns atomic.Int64 }
+
+func newTicking() *ticking {
+	c := &ticking{}
+	c.ns.Store(time.Now().UnixNano())
+	return c
+}
+
+func (c *ticking) now() time.Time { return time.Unix(0, c.ns.Add(int64(time.Millisecond))).UTC() }
 
 func (f fixture) file(t *testing.T, o Owner, id string, size int64) {
 	t.Helper()
@@ -342,7 +355,6 @@ func TestListShareTags(t *testing.T) {
 				t.Fatal(err)
 			}
 			mine = append(mine, j)
-			time.Sleep(2 * time.Millisecond)
 		}
 		bobs, _ := f.svc.Create(t.Context(), bob, mustSpec(t, basic))
 		page, total, err := f.svc.List(t.Context(), alice.UserID, ListOptions{Scope: ScopeOwned, Offset: 0, Limit: 2})
