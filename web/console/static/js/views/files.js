@@ -31,7 +31,7 @@ export async function render(root, { folder, params }) {
     try {
       await post(`/api/v3/folders/${enc}/`, { name: folderName.value.trim() });
       announce("Folder created");
-      await rerender();
+      await rerender(); // inside the try: its errors are shown too
     } catch (err) {
       replace(msg, errorBox(err));
     }
@@ -62,7 +62,7 @@ export async function render(root, { folder, params }) {
     const results = await Promise.allSettled(work);
     const failed = results.filter((r) => r.status === "rejected").length;
     announce(failed ? `${failed} of ${files.length} uploads failed` : `${files.length} uploaded`);
-    if (!failed) await rerender();
+    if (!failed) await rerender().catch((err) => replace(msg, errorBox(err)));
   });
 
   const rows = contents.results.map(({ type, item }) => {

@@ -56,6 +56,7 @@ export async function render(root, { id }) {
   const logState = h("p", { class: "hint", id: "log-state" }, "No log yet.");
   const logPre = h("pre", { class: "log", id: "log", tabindex: "0", "aria-labelledby": "log-title", "aria-describedby": "log-state" });
   const runSel = h("select", { id: "log-run", hidden: true });
+  const runLabel = h("label", { for: "log-run", hidden: true }, "Run ");
   const chartBox = h("div", {});
   const outputsBox = h("div", {}, h("p", {}, "Outputs appear when the job completes."));
 
@@ -75,7 +76,7 @@ export async function render(root, { id }) {
     h("section", { "aria-labelledby": "runs-title" }, h("h2", { id: "runs-title" }, "Runs"), runsBox),
     h("section", { "aria-labelledby": "log-title" },
       h("div", { class: "title-row" }, h("h2", { id: "log-title" }, "Log"),
-        h("div", { class: "inline" }, h("label", { for: "log-run", hidden: true, id: "log-run-label" }, "Run "), runSel),
+        h("div", { class: "inline" }, runLabel, runSel),
         h("div", { class: "inline" }, follow, h("label", { for: "log-follow" }, "Follow"))),
       logState, logPre),
     h("section", { "aria-labelledby": "chart-title" }, h("h2", { id: "chart-title" }, "Residuals"), chartBox),
@@ -148,7 +149,7 @@ export async function render(root, { id }) {
     if (!selectedRun || !ids.includes(selectedRun)) selectedRun = ids[ids.length - 1];
     const many = ids.length > 1;
     runSel.hidden = !many;
-    document.getElementById("log-run-label").hidden = !many;
+    runLabel.hidden = !many;
     if (many && runSel.options.length !== ids.length) {
       replace(runSel, ids.map((x) => h("option", { value: x, selected: x === selectedRun }, x)));
     }
