@@ -10,8 +10,18 @@
 //
 // SIGTERM (TerminateJob, through ECS) stops the command as a graceful stop
 // does and uploads the outputs before exiting. A multi-node (MPI) job runs
-// the agent on every node; the main node runs the command and the others
-// wait to be ended with the job.
+// the agent on every node: the main node (AWS_BATCH_JOB_NODE_INDEX equal to
+// AWS_BATCH_JOB_MAIN_NODE_INDEX) runs the command with RESCALE_NODE_COUNT
+// set, and the others wait to be ended with the job. Ranks do not yet
+// reach the other nodes: the worker's hostfile lists the main node's own
+// cores (a node learns only the main node's address from Batch, so the
+// others would first have to report theirs), and Open MPI is told to
+// launch locally (no ssh in the images).
+//
+// The container's exit code is all Batch reports of the run, so why a run
+// failed before its command could start (inputs, software, disk) is
+// written to process_output.log, which is uploaded alone; the agent's own
+// log (JSON lines on stderr) goes to the job log group.
 //
 // Environment, besides the spec:
 //
