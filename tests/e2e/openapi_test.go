@@ -7,6 +7,7 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"slices"
 	"strings"
@@ -271,5 +272,62 @@ func TestOpenAPIDocumentServed(t *testing.T) {
 		if doc.Paths.Find("/api/v2/jobs/{id}/") == nil {
 			t.Errorf("GET %s: no /api/v2/jobs/{id}/ in the document served", path)
 		}
+	}
+}
+
+// TestValidatorRefusesWhatTheDocumentDoesNot checks the harness's own
+// check, against a stand-in server: without a test to report to, a
+// response the document does not allow is an error from the client.
+func TestValidatorRefusesWhatTheDocumentDoesNot(t *testing.T) {
+	v, err := newAPIValidator(http.DefaultTransport)
+	if err != nil {
+		t.Fatal(err)
+	}
+	status := `{"id":"js1","status":"Pending","statusDate":"2026-01-02T03:04:05.000000Z","statusReason":null}`
+	cases := []struct {
+		name, method, path string
+		status             int
+		contentType, body  string
+		ok                 bool
+	}{
+		{"documented page", "GET", "/api/v2/jobs/x/statuses/", 200, "application/json", `{"count":1,"next":null,"previous":null,"results":[` + status + `]}`, true},
+		{"without the trailing slash", "GET", "/api/v2/jobs/x/statuses", 200, "application/json", `{"count":0,"next":null,"previous":null,"results":[]}`, true},
+		{"renamed field", "GET", "/api/v2/jobs/x/statuses/", 200, "application/json", `{"count":1,"next":null,"previous":null,"results":[` + strings.Replace(status, "statusDate", "date", 1) + `]}`, false},
+		{"extra field", "GET", "/api/v2/jobs/x/statuses/", 200, "application/json", `{"count":0,"next":null,"previous":null,"results":[],"total":0}`, false},
+		{"undocumented status", "GET", "/api/v2/jobs/x/statuses/", 201, "application/json", `{"count":0,"next":null,"previous":null,"results":[]}`, false},
+		{"error", "GET", "/api/v2/jobs/x/statuses/", 404, "application/json", `{"detail":"Not found."}`, true},
+		{"error not JSON", "GET", "/api/v2/jobs/x/statuses/", 404, "text/plain; charset=utf-8", "404 page not found\n", false},
+		{"error without detail", "POST", "/api/v2/jobs/", 400, "application/json", `{"message":"bad"}`, false},
+		{"file bytes not read", "GET", "/api/v2/files/x/contents/", 200, "text/plain", "not JSON", true},
+		{"JSON tail", "GET", "/api/v2/jobs/x/runs/1/tail/dir/a.log/", 200, "application/json", `{"fileType":"dir/a.log: ASCII text","lines":["a"]}`, true},
+		{"JSON tail, wrong shape", "GET", "/api/v2/jobs/x/runs/1/tail/dir/a.log/", 200, "application/json", `{"lines":"a"}`, false},
+		{"unknown path", "DELETE", "/api/v9/nothing/", 404, "application/json", `{"detail":"Not found."}`, true},
+		{"local S3 stand-in", "PUT", "/api/v2/storage/user/a/b", 200, "text/plain", "anything", true},
+		{"outside /api/", "GET", "/healthz", 500, "text/plain", "down", true},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				w.Header().Set("Content-Type", c.contentType)
+				w.WriteHeader(c.status)
+				io.WriteString(w, c.body)
+			}))
+			defer srv.Close()
+			req, err := http.NewRequest(c.method, srv.URL+c.path, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp, err := (&http.Client{Transport: v}).Do(req)
+			if err == nil {
+				b, _ := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				if string(b) != c.body {
+					t.Errorf("body %q after validation, want %q", b, c.body)
+				}
+			}
+			if (err == nil) != c.ok {
+				t.Errorf("allowed=%v, want %v (%v)", err == nil, c.ok, err)
+			}
+		})
 	}
 }
