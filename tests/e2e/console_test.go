@@ -396,7 +396,7 @@ func TestConsole(t *testing.T) {
 		chromedp.Navigate(s.URL+"/#/jobs/"+sleeper),
 		chromedp.WaitVisible(chromedp.CSS("#submit")))
 	if got := p.text(".timeline"); !strings.Contains(got, "Not submitted") {
-		t.Fatalf("unsubmitted timeline %q", got)
+		t.Fatalf("unsubmitted timeline %q (the Submit button is drawn with the first statuses)", got)
 	}
 	p.do("submit", 10*time.Second, chromedp.Click(chromedp.CSS("#submit")))
 	p.waitJS("live log", `document.querySelector("#log").innerText.includes("live-line-2") && document.querySelector("#log-state").innerText.startsWith("Live:")`, 30*time.Second)

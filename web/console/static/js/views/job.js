@@ -85,7 +85,7 @@ export async function render(root, { id }) {
 
   let timer = null;
   let stopped = false;
-  let last = null; // newest status seen
+  let last; // newest status seen; undefined until the first poll
   let runs = [];
   let selectedRun = null;
   let polls = 0;
@@ -250,7 +250,7 @@ export async function render(root, { id }) {
     if (now !== last) {
       replace(statusNow, statusBadge(now || "Not submitted"));
       renderActions(now);
-      if (last !== null || now) announce("Job status: " + (now || "not submitted"));
+      if (last !== undefined) announce("Job status: " + (now || "not submitted"));
       last = now;
     }
     renderStatuses(list, timeline);
@@ -303,7 +303,8 @@ export async function render(root, { id }) {
     if (follow.checked) logPre.scrollTop = logPre.scrollHeight;
   });
 
-  renderActions(null);
+  // The buttons wait for the first poll: a Submit button shown before the
+  // status is known would be wrong for a job already running.
   await poll().then((done) => {
     if (!done) schedule(POLL_MS);
   }, (err) => {
