@@ -3,6 +3,12 @@
 // openapi.json; its tests hold it to the route table (one operation per
 // route, operationId = the route's name) and the e2e tests validate every
 // response they see against it.
+//
+// Editing openapi.json: response objects are closed (additionalProperties:
+// false), so a field the server adds goes in here too; a value of any type
+// is the "Any" schema, spelled as every type rather than {}, because
+// kin-openapi checks schemas without 3.1-only keywords with its 3.0
+// validator, where {} refuses null.
 package openapi
 
 import (

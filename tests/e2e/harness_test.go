@@ -22,7 +22,7 @@ import (
 
 var binary string // built once in TestMain
 
-// validator checks every /api/ response the tests get against the OpenAPI
+// validator checks every API response the tests get against the OpenAPI
 // document. It is http.DefaultClient's transport, set in TestMain, so that
 // every request a test makes, with do or its own client call, goes through
 // it.

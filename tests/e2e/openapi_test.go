@@ -24,7 +24,8 @@ import (
 )
 
 // apiValidator is the harness's HTTP transport: every response to a request
-// under /api/ is validated against the OpenAPI document
+// the route table serves (everything under /api/, and /healthz) is
+// validated against the OpenAPI document
 // (functions/openapi) with kin-openapi's openapi3filter.ValidateResponse,
 // and one that does not match fails the test that made it.
 //
@@ -169,9 +170,11 @@ func (v *apiValidator) testFor(req *http.Request) *testing.T {
 
 func (v *apiValidator) RoundTrip(req *http.Request) (*http.Response, error) {
 	resp, err := v.next.RoundTrip(req)
-	if err != nil || !strings.HasPrefix(req.URL.Path, "/api/") {
+	if err != nil {
 		return resp, err
 	}
+	// Paths no route serves (the web console's, outside /api/) are not the
+	// API's.
 	m, ok := v.route(req)
 	if !ok || v.local[m.name] {
 		return resp, nil
@@ -303,7 +306,9 @@ func TestValidatorRefusesWhatTheDocumentDoesNot(t *testing.T) {
 		{"JSON tail, wrong shape", "GET", "/api/v2/jobs/x/runs/1/tail/dir/a.log/", 200, "application/json", `{"lines":"a"}`, false},
 		{"unknown path", "DELETE", "/api/v9/nothing/", 404, "application/json", `{"detail":"Not found."}`, true},
 		{"local S3 stand-in", "PUT", "/api/v2/storage/user/a/b", 200, "text/plain", "anything", true},
-		{"outside /api/", "GET", "/healthz", 500, "text/plain", "down", true},
+		{"health", "GET", "/healthz", 503, "application/json", `{"detail":"not ready"}`, true},
+		{"health, not JSON", "GET", "/healthz", 200, "text/plain", "ok", false},
+		{"no route (the web console)", "GET", "/jobs/x", 200, "text/html", "<html>", true},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
