@@ -1,0 +1,33 @@
+package main
+
+import (
+	"context"
+	"log/slog"
+	"testing"
+)
+
+// BenchmarkBuild is build()'s share of a cold start, per kind of
+// function (package initialisers are bench/coldstart's to measure). It
+// reaches no AWS service: construction only.
+func BenchmarkBuild(b *testing.B) {
+	for _, route := range []string{"analyses-list", "jobs-get", "jobs-submit", "files-upload", "step-start-run", "batch-job-state", "authorizer"} {
+		b.Run(route, func(b *testing.B) {
+			env := benchEnv(route)
+			log := slog.New(slog.DiscardHandler)
+			for b.Loop() {
+				if _, err := build(context.Background(), func(k string) string { return env[k] }, log); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+func benchEnv(route string) map[string]string {
+	return map[string]string{
+		"ROUTE": route, "TABLE_NAME": "t", "BUCKET_NAME": "b",
+		"AWS_REGION": "us-east-1", "AWS_ACCESS_KEY_ID": "x", "AWS_SECRET_ACCESS_KEY": "y",
+		"API_URL": "https://example.com/prod/api/v2/", "STATE_MACHINE_ARN": "arn:aws:states:us-east-1:123456789012:stateMachine:Job",
+		"BATCH_DEPLOYMENT": `{"queues":{"standard-plus":{"queue":"q","coresPerNode":4}},"definitions":{"*":{"single":"d"}}}`,
+	}
+}
