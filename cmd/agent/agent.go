@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	"github.com/openrescale/platform/shared/blob"
@@ -263,21 +264,27 @@ func (a *Agent) streamLog(ctx context.Context, log *slog.Logger, logPath string,
 	return stopped
 }
 
+// uploadWorkers is how many outputs go up at once: each S3 PUT waits on a
+// round trip, and a stopped container has seconds for all of them.
+const uploadWorkers = 16
+
 // upload puts the outputs under the output prefix, as the local executor
 // does, and removes the live copy of the log if the filters leave it out.
 func (a *Agent) upload(ctx context.Context, dir string, staged worker.Staged) error {
 	s := a.cfg.Spec
 	filter := worker.Filter{Include: s.Include, Exclude: s.Exclude, Skip: staged.Archives}
-	logPut := false
-	n, bytes, err := worker.Collect(ctx, dir, filter, func(ctx context.Context, rel string, size int64, body io.Reader) error {
-		logPut = logPut || rel == worker.LogName
+	var logPut atomic.Bool
+	n, bytes, err := worker.CollectConcurrently(ctx, dir, filter, uploadWorkers, func(ctx context.Context, rel string, size int64, body io.Reader) error {
+		if rel == worker.LogName {
+			logPut.Store(true)
+		}
 		_, err := a.cfg.Bucket.Put(ctx, s.OutputPrefix+rel, body, "")
 		return err
 	})
 	if err != nil {
 		return err
 	}
-	if !logPut {
+	if !logPut.Load() {
 		if err := a.cfg.Bucket.Delete(ctx, s.OutputPrefix+worker.LogName); err != nil {
 			return err
 		}

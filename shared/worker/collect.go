@@ -10,6 +10,7 @@ import (
 	"os"
 	"path"
 	"strings"
+	"sync"
 	"syscall"
 )
 
@@ -135,6 +136,81 @@ func Collect(ctx context.Context, dir string, f Filter, put func(ctx context.Con
 		return nil
 	})
 	return count, bytes, err
+}
+
+// CollectConcurrently is Collect with up to workers puts at a time, in no
+// particular order: for an object store, where each put waits on a round
+// trip (the job agent uploading hundreds of outputs within the seconds a
+// stopped container has). The first error stops the rest.
+func CollectConcurrently(ctx context.Context, dir string, f Filter, workers int, put func(ctx context.Context, rel string, size int64, r io.Reader) error) (count int, bytes int64, err error) {
+	if err := f.Validate(); err != nil {
+		return 0, 0, err
+	}
+	var rels []string
+	if err := walkFiles(ctx, dir, func(_ *os.Root, rel string) error {
+		if f.Match(rel) {
+			rels = append(rels, rel)
+		}
+		return nil
+	}); err != nil {
+		return 0, 0, err
+	}
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	work := make(chan string)
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	for range max(workers, 1) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			// A Root of its own: each worker's opens are independent.
+			root, err := os.OpenRoot(dir)
+			if err != nil {
+				cancel(fmt.Errorf("worker: %w", err))
+				return
+			}
+			defer root.Close()
+			for rel := range work {
+				if ctx.Err() != nil {
+					continue // drain: the feed stops soon
+				}
+				file, size, err := openRegular(root, rel)
+				if errors.Is(err, fs.ErrNotExist) {
+					continue // removed since the listing, as walkFiles skips it
+				}
+				if err == nil {
+					err = put(ctx, rel, size, io.LimitReader(file, size))
+					file.Close()
+					if err != nil {
+						err = fmt.Errorf("worker: collect %s: %w", rel, err)
+					}
+				}
+				if err != nil {
+					cancel(err)
+					continue
+				}
+				mu.Lock()
+				count++
+				bytes += size
+				mu.Unlock()
+			}
+		}()
+	}
+feed:
+	for _, rel := range rels {
+		select {
+		case work <- rel:
+		case <-ctx.Done():
+			break feed
+		}
+	}
+	close(work)
+	wg.Wait()
+	if err := context.Cause(ctx); err != nil {
+		return count, bytes, err
+	}
+	return count, bytes, nil
 }
 
 // walkFiles calls fn for every regular file under dir, in path order.

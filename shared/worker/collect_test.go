@@ -6,9 +6,12 @@ import (
 	"context"
 	"errors"
 	"io"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
+	"sync"
+	"sync/atomic"
 	"testing"
 )
 
@@ -161,6 +164,49 @@ func TestSnapshot(t *testing.T) {
 	for k, v := range want {
 		if got[k] != v {
 			t.Errorf("snapshot %s = %q, want %q", k, got[k], v)
+		}
+	}
+}
+
+// TestCollectConcurrently puts the same outputs as Collect, in any order,
+// and stops at the first failing put.
+func TestCollectConcurrently(t *testing.T) {
+	for _, workers := range []int{1, 4} {
+		for _, f := range []Filter{{Skip: []string{"case.zip"}}, {Include: []string{"log.*", "*.log"}}, {Exclude: []string{"processor*"}}} {
+			dir := collectTree(t)
+			want := map[string]string{}
+			wn, wb, err := Collect(context.Background(), dir, f, func(_ context.Context, rel string, _ int64, r io.Reader) error {
+				b, err := io.ReadAll(r)
+				want[rel] = string(b)
+				return err
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var mu sync.Mutex
+			got := map[string]string{}
+			n, size, err := CollectConcurrently(context.Background(), dir, f, workers, func(_ context.Context, rel string, _ int64, r io.Reader) error {
+				b, err := io.ReadAll(r)
+				mu.Lock()
+				got[rel] = string(b)
+				mu.Unlock()
+				return err
+			})
+			if err != nil || n != wn || size != wb || !maps.Equal(got, want) {
+				t.Errorf("%d workers, %+v: %d files, %d bytes, %v; want %d, %d\ngot  %v\nwant %v", workers, f, n, size, err, wn, wb, got, want)
+			}
+		}
+		boom := errors.New("bucket full")
+		var calls atomic.Int32
+		_, _, err := CollectConcurrently(context.Background(), collectTree(t), Filter{}, workers, func(context.Context, string, int64, io.Reader) error {
+			calls.Add(1)
+			return boom
+		})
+		if !errors.Is(err, boom) {
+			t.Errorf("%d workers: err = %v, want the put error", workers, err)
+		}
+		if workers == 1 && calls.Load() != 1 {
+			t.Errorf("one worker went on after a failed put: %d puts", calls.Load())
 		}
 	}
 }
