@@ -240,7 +240,7 @@ func sandboxes(t *testing.T) []struct {
 // TestCases runs the local executor's table with the agent binary and
 // holds its outputs to the local executor's for the same run.
 func TestCases(t *testing.T) {
-	sw, err := loadSoftware("")
+	sw, err := worker.LoadSoftwareMap("")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -43,7 +43,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -87,7 +86,7 @@ func configure(ctx context.Context, getenv func(string) string, log *slog.Logger
 	if err != nil {
 		return Config{}, err
 	}
-	sw, err := loadSoftware(getenv("RESCALE_AGENT_SOFTWARE"))
+	sw, err := worker.LoadSoftwareMap(getenv("RESCALE_AGENT_SOFTWARE"))
 	if err != nil {
 		return Config{}, err
 	}
@@ -145,32 +144,6 @@ func duration(getenv func(string) string, name string, def time.Duration) (time.
 		return 0, fmt.Errorf("%s=%q is not a positive duration", name, s)
 	}
 	return d, nil
-}
-
-// debianOpenFOAM is Debian's openfoam package (OpenFOAM v1912), the
-// software map's entry when it is installed and no map is given, as in
-// rescale-local.
-const debianOpenFOAM = "/usr/share/openfoam/etc/bashrc"
-
-func loadSoftware(path string) (worker.SoftwareMap, error) {
-	if path == "" {
-		sw := worker.SoftwareMap{}
-		if _, err := os.Stat(debianOpenFOAM); err == nil {
-			sw["openfoam"] = map[string]worker.Software{
-				"v1912-openmpi": {EnvScript: debianOpenFOAM, Requires: []string{"simpleFoam"}, OpenFOAM: true},
-			}
-		}
-		return sw, nil
-	}
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return nil, fmt.Errorf("software map: %w", err)
-	}
-	var sw worker.SoftwareMap
-	if err := json.Unmarshal(b, &sw); err != nil {
-		return nil, fmt.Errorf("software map %s: %w", path, err)
-	}
-	return sw, nil
 }
 
 // sandboxFor: bubblewrap when installed, unless told otherwise. In a

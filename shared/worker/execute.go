@@ -2,6 +2,7 @@ package worker
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"maps"
@@ -176,6 +177,34 @@ func makeExecutable(dir string, names []string) error {
 // RESCALE_AGENT_SOFTWARE. user_included (and custom) needs no entry: its
 // command runs as given.
 type SoftwareMap map[string]map[string]Software
+
+// DebianOpenFOAM is the environment script of Debian's openfoam package
+// (OpenFOAM v1912), the default map's entry when it is installed.
+const DebianOpenFOAM = "/usr/share/openfoam/etc/bashrc"
+
+// LoadSoftwareMap reads a SoftwareMap from a JSON file. Without a file the
+// map holds Debian's OpenFOAM as openfoam v1912-openmpi when it is
+// installed, and nothing else.
+func LoadSoftwareMap(path string) (SoftwareMap, error) {
+	if path == "" {
+		m := SoftwareMap{}
+		if _, err := os.Stat(DebianOpenFOAM); err == nil {
+			m["openfoam"] = map[string]Software{
+				"v1912-openmpi": {EnvScript: DebianOpenFOAM, Requires: []string{"simpleFoam"}, OpenFOAM: true},
+			}
+		}
+		return m, nil
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("software map: %w", err)
+	}
+	var m SoftwareMap
+	if err := json.Unmarshal(b, &m); err != nil {
+		return nil, fmt.Errorf("software map %s: %w", path, err)
+	}
+	return m, nil
+}
 
 // ErrNotInstalled is an analysis version a SoftwareMap lacks.
 var ErrNotInstalled = errors.New("not installed")

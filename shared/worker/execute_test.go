@@ -107,3 +107,25 @@ func TestSoftwareMapFind(t *testing.T) {
 		}
 	}
 }
+
+func TestLoadSoftwareMap(t *testing.T) {
+	dir := t.TempDir()
+	good := filepath.Join(dir, "good.json")
+	bad := filepath.Join(dir, "bad.json")
+	os.WriteFile(good, []byte(`{"ansys": {"*": {"EnvScript": "/ansys/env", "Requires": ["fluent"]}}}`), 0o644)
+	os.WriteFile(bad, []byte(`{"ansys": [`), 0o644)
+	m, err := LoadSoftwareMap(good)
+	if err != nil || m["ansys"]["*"].EnvScript != "/ansys/env" || m["ansys"]["*"].Requires[0] != "fluent" {
+		t.Fatalf("good map: %+v, %v", m, err)
+	}
+	for _, p := range []string{bad, filepath.Join(dir, "missing.json")} {
+		if _, err := LoadSoftwareMap(p); err == nil {
+			t.Errorf("%s: no error", p)
+		}
+	}
+	m, err = LoadSoftwareMap("")
+	_, installed := os.Stat(DebianOpenFOAM)
+	if _, has := m["openfoam"]["v1912-openmpi"]; err != nil || has != (installed == nil) {
+		t.Fatalf("default map %+v (%v); Debian's OpenFOAM installed: %v", m, err, installed == nil)
+	}
+}
