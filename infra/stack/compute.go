@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"slices"
+	"strings"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsbatch"
@@ -31,7 +32,7 @@ const (
 	// exits on anything else, so a failing command runs once.
 	jobAttempts = 3
 	// RootDeviceName is the root volume of the ECS-optimized Amazon Linux
-	// 2023 AMI Batch launches, which the launch template resizes to the
+	// 2023 AMI Batch launches, which the launch templates resize to the
 	// coretype's storage (containers' scratch lives on it).
 	RootDeviceName = "/dev/xvda"
 	// unschedulableAfter cancels a job that can never start (its queue's
@@ -47,9 +48,9 @@ const (
 type ComputeStack struct {
 	awscdk.Stack
 	Vpc    awsec2.IVpc
-	Queues map[string]awsbatch.JobQueue // by coretype code
+	Queues map[string]awsbatch.CfnJobQueue // by coretype code
 	// ComputeEnvironments are the queues' environments, by coretype code.
-	ComputeEnvironments map[string]awsbatch.ManagedEc2EcsComputeEnvironment
+	ComputeEnvironments map[string]awsbatch.CfnComputeEnvironment
 	// Definitions are the job definitions by batchdep.Definitions key.
 	Definitions map[string][2]awsbatch.CfnJobDefinition // single, multi (nil if none)
 	// Deployment is what the functions are told (BATCH_DEPLOYMENT), with
@@ -59,6 +60,10 @@ type ComputeStack struct {
 	JobRole        awsiam.Role
 	ExecutionRole  awsiam.Role
 	JobLogs        awslogs.LogGroup
+	// InstanceRole is the Batch instances' (ECS container instances').
+	InstanceRole    awsiam.Role
+	instanceProfile awsiam.CfnInstanceProfile
+	nodes           awsec2.SecurityGroup
 }
 
 func newComputeStack(root awscdk.Stack, props Props) *ComputeStack {
@@ -66,7 +71,7 @@ func newComputeStack(root awscdk.Stack, props Props) *ComputeStack {
 		Description: jsii.String("OpenRescale compute: AWS Batch per coretype, job definitions per software image"),
 	})
 	cs := &ComputeStack{
-		Stack: st, Queues: map[string]awsbatch.JobQueue{}, ComputeEnvironments: map[string]awsbatch.ManagedEc2EcsComputeEnvironment{},
+		Stack: st, Queues: map[string]awsbatch.CfnJobQueue{}, ComputeEnvironments: map[string]awsbatch.CfnComputeEnvironment{},
 		Definitions: map[string][2]awsbatch.CfnJobDefinition{},
 		Deployment:  batchdep.Deployment{Queues: map[string]batchdep.Queue{}, Definitions: map[string]batchdep.Definition{}},
 	}
@@ -94,6 +99,17 @@ func newComputeStack(root awscdk.Stack, props Props) *ComputeStack {
 		AllowAllOutbound: jsii.Bool(true),
 	})
 	sg.AddIngressRule(sg, awsec2.Port_AllTraffic(), jsii.String("nodes of one multi-node job talk to each other"), nil)
+	cs.nodes = sg
+	cs.InstanceRole = awsiam.NewRole(st, jsii.String("InstanceRole"), &awsiam.RoleProps{
+		AssumedBy:   awsiam.NewServicePrincipal(jsii.String("ec2.amazonaws.com"), nil),
+		Description: jsii.String("Batch instances: join their ECS cluster (the AWS managed policy for ECS container instances)"),
+		ManagedPolicies: &[]awsiam.IManagedPolicy{
+			awsiam.ManagedPolicy_FromAwsManagedPolicyName(jsii.String("service-role/AmazonEC2ContainerServiceforEC2Role")),
+		},
+	})
+	cs.instanceProfile = awsiam.NewCfnInstanceProfile(st, jsii.String("InstanceProfile"), &awsiam.CfnInstanceProfileProps{
+		Roles: &[]any{cs.InstanceRole.RoleName()},
+	})
 
 	cs.JobLogs = awslogs.NewLogGroup(st, jsii.String("JobLogs"), &awslogs.LogGroupProps{
 		Retention:     awslogs.RetentionDays_ONE_MONTH,
@@ -113,7 +129,7 @@ func newComputeStack(root awscdk.Stack, props Props) *ComputeStack {
 	cs.JobLogs.GrantWrite(cs.ExecutionRole)
 
 	for _, ct := range props.Coretypes {
-		cs.addCoretype(ct, sg, props)
+		cs.addCoretype(ct, props)
 	}
 	cs.addImages(props)
 
@@ -126,72 +142,117 @@ func newComputeStack(root awscdk.Stack, props Props) *ComputeStack {
 	return cs
 }
 
-func (cs *ComputeStack) addCoretype(ct catalog.Coretype, sg awsec2.ISecurityGroup, props Props) {
+func (cs *ComputeStack) addCoretype(ct catalog.Coretype, props Props) {
 	st := cs.Stack
 	d := ct.Deployment
 	maxCores := slices.Max(ct.Cores)
 	vcpusPerCore := max(d.VCPUsPerCore, 1)
-	// Storage and memory are per core in the catalog; one launch template
-	// serves the environment's every instance size, so it is sized for
-	// the largest node.
-	storageGB := ct.Storage * maxCores
-	if storageGB < 30 {
-		storageGB = 30 // the ECS-optimized AMI's own root volume size
+
+	// One launch template per instance size, each with the coretype's
+	// storage per core times that size's cores as its root volume (the
+	// containers' scratch), so a one-core instance does not carry the
+	// largest node's volume. Batch picks the template of the instance
+	// type it launches (launch template overrides); the largest node's is
+	// the default.
+	sizes := slices.Clone(ct.Cores)
+	slices.Sort(sizes)
+	var overrides []any
+	var defaultLT awsec2.LaunchTemplate
+	var types []*string
+	for i, cores := range sizes {
+		it, _ := d.InstanceType(cores) // catalog.Validate: one per size
+		types = append(types, jsii.String(it))
+		lt := awsec2.NewLaunchTemplate(st, jsii.String(fmt.Sprintf("LaunchTemplate-%s-%d", ct.Code, cores)), &awsec2.LaunchTemplateProps{
+			BlockDevices: &[]*awsec2.BlockDevice{{
+				DeviceName: jsii.String(RootDeviceName),
+				Volume: awsec2.BlockDeviceVolume_Ebs(jsii.Number(float64(rootVolumeGB(ct, cores))), &awsec2.EbsDeviceOptions{
+					VolumeType:          awsec2.EbsDeviceVolumeType_GP3,
+					Encrypted:           jsii.Bool(true),
+					DeleteOnTermination: jsii.Bool(true),
+				}),
+			}},
+			RequireImdsv2: jsii.Bool(true),
+		})
+		if i == len(sizes)-1 {
+			defaultLT = lt
+			continue
+		}
+		overrides = append(overrides, &awsbatch.CfnComputeEnvironment_LaunchTemplateSpecificationOverrideProperty{
+			LaunchTemplateId:    lt.LaunchTemplateId(),
+			Version:             lt.LatestVersionNumber(),
+			TargetInstanceTypes: &[]*string{jsii.String(it)},
+		})
 	}
-	lt := awsec2.NewLaunchTemplate(st, jsii.String("LaunchTemplate-"+ct.Code), &awsec2.LaunchTemplateProps{
-		BlockDevices: &[]*awsec2.BlockDevice{{
-			DeviceName: jsii.String(RootDeviceName),
-			Volume: awsec2.BlockDeviceVolume_Ebs(jsii.Number(float64(storageGB)), &awsec2.EbsDeviceOptions{
-				VolumeType:          awsec2.EbsDeviceVolumeType_GP3,
-				Encrypted:           jsii.Bool(true),
-				DeleteOnTermination: jsii.Bool(true),
-			}),
-		}},
-		RequireImdsv2: jsii.Bool(true),
-	})
+	slices.SortFunc(types, func(a, b *string) int { return strings.Compare(*a, *b) })
+
 	spot := props.Spot[ct.Code]
-	alloc := awsbatch.AllocationStrategy_BEST_FIT_PROGRESSIVE
+	crType, alloc := "EC2", "BEST_FIT_PROGRESSIVE"
 	if spot {
-		alloc = awsbatch.AllocationStrategy_SPOT_PRICE_CAPACITY_OPTIMIZED
+		crType, alloc = "SPOT", "SPOT_PRICE_CAPACITY_OPTIMIZED"
 	}
-	var types []awsec2.InstanceType
-	for _, it := range d.InstanceTypeNames() {
-		types = append(types, awsec2.NewInstanceType(jsii.String(it)))
+	var subnets []*string
+	for _, sn := range *cs.Vpc.PublicSubnets() {
+		subnets = append(subnets, sn.SubnetId())
 	}
-	ce := awsbatch.NewManagedEc2EcsComputeEnvironment(st, jsii.String("Env-"+ct.Code), &awsbatch.ManagedEc2EcsComputeEnvironmentProps{
-		Vpc:                       cs.Vpc,
-		VpcSubnets:                &awsec2.SubnetSelection{SubnetType: awsec2.SubnetType_PUBLIC},
-		SecurityGroups:            &[]awsec2.ISecurityGroup{sg},
-		InstanceTypes:             &types,
-		UseOptimalInstanceClasses: jsii.Bool(false),
-		// Nothing runs, nothing is billed: instances start for jobs and
-		// stop once the queue is empty.
-		MinvCpus:           jsii.Number(0),
-		MaxvCpus:           jsii.Number(float64(maxCores * vcpusPerCore * props.MaxNodes)),
-		Spot:               jsii.Bool(spot),
-		AllocationStrategy: alloc,
-		LaunchTemplate:     lt,
-		Images:             &[]*awsbatch.EcsMachineImage{{ImageType: awsbatch.EcsMachineImageType_ECS_AL2023}},
+	ce := awsbatch.NewCfnComputeEnvironment(st, jsii.String("Env-"+ct.Code), &awsbatch.CfnComputeEnvironmentProps{
+		Type:  jsii.String("MANAGED"),
+		State: jsii.String("ENABLED"),
+		// No ServiceRole: Batch uses its service-linked role, created on
+		// first use in the account.
+		ComputeResources: &awsbatch.CfnComputeEnvironment_ComputeResourcesProperty{
+			Type:               jsii.String(crType),
+			AllocationStrategy: jsii.String(alloc),
+			// Nothing runs, nothing is billed: instances start for jobs
+			// and stop once the queue is empty.
+			MinvCpus:         jsii.Number(0),
+			MaxvCpus:         jsii.Number(float64(maxCores * vcpusPerCore * props.MaxNodes)),
+			InstanceTypes:    &types,
+			Subnets:          &subnets,
+			SecurityGroupIds: &[]*string{cs.nodes.SecurityGroupId()},
+			InstanceRole:     cs.instanceProfile.AttrArn(),
+			Ec2Configuration: &[]any{&awsbatch.CfnComputeEnvironment_Ec2ConfigurationObjectProperty{ImageType: jsii.String("ECS_AL2023")}},
+			LaunchTemplate: &awsbatch.CfnComputeEnvironment_LaunchTemplateSpecificationProperty{
+				LaunchTemplateId: defaultLT.LaunchTemplateId(),
+				Version:          defaultLT.LatestVersionNumber(),
+				Overrides:        &overrides,
+			},
+		},
 	})
-	q := awsbatch.NewJobQueue(st, jsii.String("Queue-"+ct.Code), &awsbatch.JobQueueProps{
-		ComputeEnvironments: &[]*awsbatch.OrderedComputeEnvironment{{ComputeEnvironment: ce, Order: jsii.Number(1)}},
-		Priority:            jsii.Number(1),
-		JobStateTimeLimitActions: &[]*awsbatch.JobStateTimeLimitAction{
-			{Action: awsbatch.JobStateTimeLimitActionsAction_CANCEL, MaxTime: awscdk.Duration_Minutes(jsii.Number(unschedulableAfterMinutes)), Reason: awsbatch.JobStateTimeLimitActionsReason_COMPUTE_ENVIRONMENT_MAX_RESOURCE},
-			{Action: awsbatch.JobStateTimeLimitActionsAction_CANCEL, MaxTime: awscdk.Duration_Minutes(jsii.Number(unschedulableAfterMinutes)), Reason: awsbatch.JobStateTimeLimitActionsReason_JOB_RESOURCE_REQUIREMENT},
+	q := awsbatch.NewCfnJobQueue(st, jsii.String("Queue-"+ct.Code), &awsbatch.CfnJobQueueProps{
+		Priority: jsii.Number(1),
+		State:    jsii.String("ENABLED"),
+		ComputeEnvironmentOrder: &[]any{&awsbatch.CfnJobQueue_ComputeEnvironmentOrderProperty{
+			ComputeEnvironment: ce.AttrComputeEnvironmentArn(), Order: jsii.Number(1),
+		}},
+		JobStateTimeLimitActions: &[]any{
+			unschedulable("MISCONFIGURATION:COMPUTE_ENVIRONMENT_MAX_RESOURCE"),
+			unschedulable("MISCONFIGURATION:JOB_RESOURCE_REQUIREMENT"),
 		},
 	})
 	cs.Queues[ct.Code] = q
 	cs.ComputeEnvironments[ct.Code] = ce
 	cs.Deployment.Queues[ct.Code] = batchdep.Queue{
-		Queue:            *q.JobQueueArn(),
+		Queue:            *q.AttrJobQueueArn(),
 		CoresPerNode:     maxCores,
 		VCPUsPerCore:     vcpusPerCore,
 		MaxNodes:         props.MaxNodes,
 		MemoryMiBPerNode: ct.Memory * maxCores,
-		// The root volume also holds the OS and images: the catalog's
-		// figure is what jobs may ask for, the volume is that much.
-		StorageBytesPerNode: int64(storageGB) << 30,
+		// The catalog's storage is what jobs may ask for; the largest
+		// node's volume holds that much.
+		StorageBytesPerNode: int64(rootVolumeGB(ct, maxCores)) << 30,
+	}
+}
+
+// rootVolumeGB is a node's root volume: the coretype's storage per core
+// times the node's cores, and at least the ECS-optimized AMI's own 30 GB.
+func rootVolumeGB(ct catalog.Coretype, cores int) int {
+	return max(ct.Storage*cores, 30)
+}
+
+func unschedulable(reason string) *awsbatch.CfnJobQueue_JobStateTimeLimitActionProperty {
+	return &awsbatch.CfnJobQueue_JobStateTimeLimitActionProperty{
+		Action: jsii.String("CANCEL"), State: jsii.String("RUNNABLE"), Reason: jsii.String(reason),
+		MaxTimeSeconds: jsii.Number(unschedulableAfterMinutes * 60),
 	}
 }
 
@@ -282,7 +343,7 @@ func (cs *ComputeStack) jobDefinition(id string, image *string, multi bool) awsb
 func (cs *ComputeStack) grantSubmit(fn awslambda.Function) {
 	var res []*string
 	for _, code := range slices.Sorted(mapsKeys(cs.Queues)) {
-		res = append(res, cs.Queues[code].JobQueueArn())
+		res = append(res, cs.Queues[code].AttrJobQueueArn())
 	}
 	for _, key := range slices.Sorted(mapsKeys(cs.Definitions)) {
 		for _, d := range cs.Definitions[key] {

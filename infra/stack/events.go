@@ -65,7 +65,7 @@ func newEventsStack(root awscdk.Stack, fns *functions, comp *ComputeStack, orch 
 
 	var queues []any
 	for _, code := range slices.Sorted(mapsKeys(comp.Queues)) {
-		queues = append(queues, *comp.Queues[code].JobQueueArn())
+		queues = append(queues, *comp.Queues[code].AttrJobQueueArn())
 	}
 	es.JobStateRule = awsevents.NewRule(st, jsii.String("BatchJobState"), &awsevents.RuleProps{
 		Description: jsii.String("AWS Batch job state changes of the platform's queues"),

@@ -659,6 +659,10 @@ func TestCompute(t *testing.T) {
 				InstanceTypes  []string
 				LaunchTemplate struct {
 					LaunchTemplateID json.RawMessage `json:"LaunchTemplateId"`
+					Overrides        []struct {
+						LaunchTemplateID    json.RawMessage `json:"LaunchTemplateId"`
+						TargetInstanceTypes []string
+					}
 				}
 			}
 		}
@@ -685,24 +689,39 @@ func TestCompute(t *testing.T) {
 		if want := maxCores * c.Deployment.VCPUsPerCore * stack.DefaultMaxNodes; cr.MaxvCpus != want {
 			t.Errorf("%s: maxvCpus %d, want %d", c.Code, cr.MaxvCpus, want)
 		}
-		var lt struct {
-			LaunchTemplateData struct {
-				BlockDeviceMappings []struct {
-					DeviceName string
-					Ebs        struct {
-						VolumeSize int
-						Encrypted  bool
+		// Each instance size's launch template sizes its root volume for
+		// that size's cores; the largest is the default.
+		ltOf := map[string]string{}
+		largest, _ := c.Deployment.InstanceType(maxCores)
+		ltOf[largest] = refID(t, cr.LaunchTemplate.LaunchTemplateID)
+		for _, o := range cr.LaunchTemplate.Overrides {
+			if len(o.TargetInstanceTypes) != 1 {
+				t.Errorf("%s: override for %v, want one instance type each", c.Code, o.TargetInstanceTypes)
+				continue
+			}
+			ltOf[o.TargetInstanceTypes[0]] = refID(t, o.LaunchTemplateID)
+		}
+		for _, cores := range c.Cores {
+			it, _ := c.Deployment.InstanceType(cores)
+			var lt struct {
+				LaunchTemplateData struct {
+					BlockDeviceMappings []struct {
+						DeviceName string
+						Ebs        struct {
+							VolumeSize int
+							Encrypted  bool
+						}
 					}
 				}
 			}
-		}
-		ltID := refID(t, cr.LaunchTemplate.LaunchTemplateID)
-		if err := json.Unmarshal(ct.Resources[ltID].Properties, &lt); err != nil {
-			t.Fatal(err)
-		}
-		bd := lt.LaunchTemplateData.BlockDeviceMappings
-		if want := c.Storage * maxCores; len(bd) != 1 || bd[0].DeviceName != stack.RootDeviceName || bd[0].Ebs.VolumeSize != want || !bd[0].Ebs.Encrypted {
-			t.Errorf("%s: launch template volumes %+v, want %s of %d GB (storage per core x cores), encrypted", c.Code, bd, stack.RootDeviceName, want)
+			if ltOf[it] == "" || json.Unmarshal(ct.Resources[ltOf[it]].Properties, &lt) != nil {
+				t.Errorf("%s: no launch template for %s", c.Code, it)
+				continue
+			}
+			bd := lt.LaunchTemplateData.BlockDeviceMappings
+			if want := max(c.Storage*cores, 30); len(bd) != 1 || bd[0].DeviceName != stack.RootDeviceName || bd[0].Ebs.VolumeSize != want || !bd[0].Ebs.Encrypted {
+				t.Errorf("%s %s: launch template volumes %+v, want %s of %d GB (storage per core x %d cores), encrypted", c.Code, it, bd, stack.RootDeviceName, want, cores)
+			}
 		}
 	}
 
