@@ -10,16 +10,24 @@
 //   - first invocation: that event handed over (an API Gateway event from
 //     events/fixtures) to its response posted.
 //
-// Route and bare runs alternate, so load on the machine hits both alike.
-// It reports the medians, their ratio and the deployed asset's zipped size
+// A second baseline, the bare function plus a DynamoDB client
+// (bench/coldstart/floor), is the least any design could start in: every
+// function uses DynamoDB, and its SDK packages' initialisers run in any
+// binary that links them. The three binaries' runs are interleaved, so
+// load on the machine hits them alike. It reports the medians, the ratios
+// to the bare function and the deployed asset's zipped size
 // (the linux/arm64 build infra uploads), and, from one extra run each under
 // GODEBUG=inittrace=1, how much of init the package initialisers take.
 //
 //	go run ./bench/coldstart
-//	go run ./bench/coldstart -n 50 -routes analyses-list,jobs-submit,step-validate,reconcile
+//	go run ./bench/coldstart -n 50 -routes analyses-list,jobs-get,step-start-run,authorizer
+//	go run ./bench/coldstart -asset=false -bin /path/to/other/bootstrap   # compare a build
 //
-// The functions never reach AWS: analyses-list answers from the embedded
-// catalog, and the environment's AWS credentials are dummies.
+// The functions never reach AWS (AWS_ENDPOINT_URL is a closed loopback
+// port, the credentials dummies): analyses-list answers from the embedded
+// catalog; other API routes answer the same event from routing alone (404),
+// steps refuse input without ids, so their first invocations time the
+// invoke path only.
 package main
 
 import (
@@ -50,6 +58,7 @@ type options struct {
 	asset  bool
 	keep   bool
 	bin    string
+	before string
 }
 
 func main() {
@@ -60,6 +69,7 @@ func main() {
 	flag.BoolVar(&o.asset, "asset", true, "also build the linux/arm64 asset and report its zipped size")
 	flag.BoolVar(&o.keep, "keep", false, "keep the build directory")
 	flag.StringVar(&o.bin, "bin", "", "measure this prebuilt binary instead of building cmd/lambda (to compare designs)")
+	flag.StringVar(&o.before, "before", "", "also measure this prebuilt binary (an earlier cmd/lambda), interleaved with the others, as row \"before\"")
 	flag.Parse()
 	o.routes = strings.Split(routes, ",")
 	if err := run(context.Background(), o, os.Stdout); err != nil {
@@ -83,7 +93,8 @@ func run(ctx context.Context, o options, out io.Writer) error {
 		defer os.RemoveAll(dir)
 	}
 	routeBin, bareBin := filepath.Join(dir, "route", "bootstrap"), filepath.Join(dir, "bare", "bootstrap")
-	builds := []struct{ pkg, out string }{{"./bench/coldstart/bare", bareBin}}
+	floorBin := filepath.Join(dir, "floor", "bootstrap")
+	builds := []struct{ pkg, out string }{{"./bench/coldstart/bare", bareBin}, {"./bench/coldstart/floor", floorBin}}
 	if o.bin == "" {
 		builds = append(builds, struct{ pkg, out string }{"./cmd/lambda", routeBin})
 	} else {
@@ -94,8 +105,8 @@ func run(ctx context.Context, o options, out io.Writer) error {
 			return err
 		}
 	}
-	fmt.Fprintf(out, "built %s (%s) and the bare function (%s), native %s\n",
-		"cmd/lambda", size(routeBin), size(bareBin), goVersion(ctx))
+	fmt.Fprintf(out, "built %s (%s), the bare function (%s) and bare+DynamoDB (%s), native %s\n",
+		"cmd/lambda", size(routeBin), size(bareBin), size(floorBin), goVersion(ctx))
 	if o.asset {
 		asset := filepath.Join(dir, "asset", "bootstrap")
 		if err := build(ctx, root, "./cmd/lambda", asset, []string{"GOOS=linux", "GOARCH=arm64"}); err != nil {
@@ -116,37 +127,46 @@ func run(ctx context.Context, o options, out io.Writer) error {
 		return err
 	}
 
-	fmt.Fprintf(out, "\n%d cold starts each, alternating; medians (p10–p90)\n\n", o.n)
-	fmt.Fprintf(out, "| ROUTE | init | bare init | init ratio | first invocation | bare first invocation | package inits |\n")
-	fmt.Fprintf(out, "| --- | --- | --- | --- | --- | --- | --- |\n")
+	fmt.Fprintf(out, "\n%d cold starts each, interleaved; medians (p10–p90)\n\n", o.n)
+	fmt.Fprintf(out, "| ROUTE | init | bare init | init ratio | bare+DynamoDB init (ratio) | first invocation | bare first invocation | package inits |\n")
+	fmt.Fprintf(out, "| --- | --- | --- | --- | --- | --- | --- | --- |\n")
 	for _, route := range o.routes {
-		fn := function{bin: routeBin, env: lambdaEnv(home, route), event: eventFor(route, apiEvent)}
-		bare := function{bin: bareBin, env: lambdaEnv(home, "bare"), event: apiEvent}
-		var r, b []sample
+		fns := []function{
+			{bin: routeBin, env: lambdaEnv(home, route), event: eventFor(route, apiEvent)},
+			{bin: bareBin, env: lambdaEnv(home, "bare"), event: apiEvent},
+			{bin: floorBin, env: lambdaEnv(home, "floor"), event: apiEvent},
+		}
+		if o.before != "" {
+			fns = append(fns, function{bin: o.before, env: lambdaEnv(home, route), event: eventFor(route, apiEvent)})
+		}
+		samples := make([][]sample, len(fns))
 		for i := 0; i < o.n; i++ {
-			pair := []*[]sample{&r, &b}
-			fns := []function{fn, bare}
-			if i%2 == 1 {
-				pair[0], pair[1], fns[0], fns[1] = pair[1], pair[0], fns[1], fns[0]
-			}
-			for k, f := range fns {
-				s, err := coldStart(ctx, f, nil)
+			// Rotate who goes first, so drift in the machine's load
+			// falls on all three alike.
+			for k := range fns {
+				j := (i + k) % len(fns)
+				s, err := coldStart(ctx, fns[j], nil)
 				if err != nil {
-					return fmt.Errorf("%s run %d: %w", f.env[0], i, err)
+					return fmt.Errorf("%s run %d: %w", fns[j].env[0], i, err)
 				}
-				*pair[k] = append(*pair[k], s)
+				samples[j] = append(samples[j], s)
 			}
 		}
-		initTrace, err := coldStart(ctx, fn, []string{"GODEBUG=inittrace=1"})
+		initTrace, err := coldStart(ctx, fns[0], []string{"GODEBUG=inittrace=1"})
 		if err != nil {
 			return err
 		}
-		ri, bi := stat(r, sample.initTime), stat(b, sample.initTime)
+		r, b, f := samples[0], samples[1], samples[2]
+		ri, bi, fi := stat(r, sample.initTime), stat(b, sample.initTime), stat(f, sample.initTime)
 		rf, bf := stat(r, sample.firstTime), stat(b, sample.firstTime)
-		fmt.Fprintf(out, "| %s | %s | %s | %.2f× | %s | %s | %.1f ms |\n", route, ri, bi,
-			float64(ri.median)/float64(bi.median), rf, bf, initTrace.inits)
+		fmt.Fprintf(out, "| %s | %s | %s | %.2f× | %s (%.2f×) | %s | %s | %.1f ms |\n", route, ri, bi,
+			float64(ri.median)/float64(bi.median), ms(fi.median), float64(fi.median)/float64(bi.median), rf, bf, initTrace.inits)
 		if r[0].status != "" {
-			fmt.Fprintf(out, "|   ↳ first invocation answered %s | | | | | | |\n", r[0].status)
+			fmt.Fprintf(out, "|   ↳ first invocation answered %s | | | | | | | |\n", r[0].status)
+		}
+		if o.before != "" {
+			pi, pf := stat(samples[3], sample.initTime), stat(samples[3], sample.firstTime)
+			fmt.Fprintf(out, "| %s, before | %s | | %.2f× | | %s | | |\n", route, pi, float64(pi.median)/float64(bi.median), pf)
 		}
 	}
 	return nil
@@ -259,6 +279,9 @@ func lambdaEnv(home, route string) []string {
 		"AWS_ACCESS_KEY_ID=ASIAXXXXXXXXXXXXXXXX",
 		"AWS_SECRET_ACCESS_KEY=bench/not/a/real/secret",
 		"AWS_SESSION_TOKEN=bench-session-token",
+		// Nothing leaves the machine: a function that calls AWS gets
+		// "connection refused" at once.
+		"AWS_ENDPOINT_URL=http://127.0.0.1:9",
 		"AWS_LAMBDA_FUNCTION_NAME=Fn-" + route,
 		"AWS_LAMBDA_FUNCTION_MEMORY_SIZE=256",
 		"AWS_LAMBDA_FUNCTION_VERSION=$LATEST",
@@ -280,10 +303,8 @@ func lambdaEnv(home, route string) []string {
 func eventFor(route string, apiEvent []byte) []byte {
 	switch {
 	case strings.HasPrefix(route, "step-"):
-		// A job that does not exist: the step fails with its error type
-		// after one store read, which here has no store to reach, so only
-		// routes measured without AWS access should be timed this way.
-		return []byte(`{"jobId":"NoSuch","ownerId":"NoUser"}`)
+		// Input without ids: JobInvalid before any store access.
+		return []byte(`{}`)
 	case route == "reconcile":
 		return []byte(`{"version":"0","id":"e","detail-type":"Scheduled Event","source":"aws.events","detail":{}}`)
 	case route == "batch-job-state":
