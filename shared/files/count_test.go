@@ -3,14 +3,13 @@ package files
 import (
 	"context"
 	"fmt"
-	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/openrescale/platform/shared/store"
-	"github.com/openrescale/platform/shared/store/boltstore"
+	"github.com/openrescale/platform/shared/store/enginetest"
 )
 
 type readCounting struct {
@@ -29,12 +28,9 @@ func (r *readCounting) Query(ctx context.Context, q store.Query) (store.Result, 
 
 // The file count rides in the usage item, changed with every create and
 // delete: page 1 reads a page, not every record.
-func TestFileCountExact(t *testing.T) {
-	st, err := boltstore.Open(filepath.Join(t.TempDir(), "s.db"), boltstore.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
+func TestFileCountExact(t *testing.T) { enginetest.Run(t, fileCountExact) }
+
+func fileCountExact(t *testing.T, st store.Store) {
 	ctx := t.Context()
 	rc := &readCounting{Store: st}
 	r := NewRepo(rc)

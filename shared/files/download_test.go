@@ -8,10 +8,13 @@ import (
 
 	"github.com/openrescale/platform/shared/blob/s3blob"
 	"github.com/openrescale/platform/shared/blob/s3blob/s3local"
+	"github.com/openrescale/platform/shared/store/enginetest"
 )
 
 func TestDownloadURL(t *testing.T) {
-	local := newService(t)
+	// Local mode's adapters: files on disk have no presigned URLs.
+	st, b := enginetest.Backends()[0].Open(t)
+	local := newService(t, st, b)
 	f, err := local.Upload(t.Context(), UploadRequest{Owner: alice, Name: "out.log", Body: strings.NewReader("x")})
 	if err != nil {
 		t.Fatal(err)
