@@ -176,15 +176,29 @@ func TestAbortAndExpiry(t *testing.T) {
 		if _, ok, err := svc.ClaimKey(ctx, s.Key); ok || err != nil {
 			t.Fatalf("aborted session claimed: %v %v", ok, err)
 		}
-		// Sessions expire with the store's TTL.
-		svc.SessionTTL = time.Second
-		s2, err := svc.Start(ctx, uploads.StartRequest{Owner: alice, Name: "slow.bin"})
+		// Sessions expire with the store's TTL, which the stores read on
+		// the real clock: a session started an hour ago with a minute to
+		// live is gone, one started now is not. (No sleeping: TTLs are
+		// whole seconds, rounded up.)
+		svc.SessionTTL = time.Minute
+		svc.Now = func() time.Time { return time.Now().Add(-time.Hour) }
+		old, err := svc.Start(ctx, uploads.StartRequest{Owner: alice, Name: "slow.bin"})
 		if err != nil {
 			t.Fatal(err)
 		}
-		time.Sleep(2100 * time.Millisecond) // TTLs are whole seconds, rounded up
-		if _, err := svc.Get(ctx, alice.UserID, s2.ID); !errs.Is(err, errs.NotFound) {
+		svc.Now = time.Now
+		fresh, err := svc.Start(ctx, uploads.StartRequest{Owner: alice, Name: "fresh.bin"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := svc.Get(ctx, alice.UserID, old.ID); !errs.Is(err, errs.NotFound) {
 			t.Fatalf("expired session: %v", err)
+		}
+		if _, ok, err := svc.ClaimKey(ctx, old.Key); ok || err != nil {
+			t.Fatalf("expired session claimed its key: %v %v", ok, err)
+		}
+		if _, err := svc.Get(ctx, alice.UserID, fresh.ID); err != nil {
+			t.Fatalf("live session: %v", err)
 		}
 	})
 }
