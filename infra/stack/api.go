@@ -357,7 +357,9 @@ func grant(fn awslambda.Function, needs []httpapi.Permission, fns *functions, co
 		case httpapi.BucketWrite:
 			fns.bucket.GrantWrite(fn, nil, nil)
 		case httpapi.StartExecution:
+			// Status of an existing execution makes submit idempotent.
 			orch.StateMachine.GrantStartExecution(fn)
+			orch.grantDescribe(fn)
 			lifecycleEnv()
 		case httpapi.StopExecution:
 			fn.AddToRolePolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{

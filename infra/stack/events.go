@@ -61,7 +61,9 @@ func newEventsStack(root awscdk.Stack, fns *functions, comp *ComputeStack, orch 
 	fns.table.GrantReadWriteData(stateFn)
 	// A shutdown's outputs are deleted once its Batch job has ended.
 	fns.bucket.GrantReadWrite(stateFn, nil)
-	orch.StateMachine.GrantTaskResponse(stateFn)
+	orch.grantRestart(stateFn)
+	// It ends a lost race's duplicate Batch job and reads jobs back.
+	comp.grantControl(stateFn)
 
 	var queues []any
 	for _, code := range slices.Sorted(mapsKeys(comp.Queues)) {
@@ -89,7 +91,7 @@ func newEventsStack(root awscdk.Stack, fns *functions, comp *ComputeStack, orch 
 	})
 	fns.table.GrantReadWriteData(recFn)
 	fns.bucket.GrantReadWrite(recFn, nil)
-	orch.StateMachine.GrantTaskResponse(recFn)
+	orch.grantRestart(recFn)
 	comp.grantControl(recFn)
 	es.Schedule = awsevents.NewRule(st, jsii.String("Reconcile"), &awsevents.RuleProps{
 		Description: jsii.String("Runs the reconciler of jobs with AWS Batch"),

@@ -106,6 +106,23 @@ func newOrchestrationStack(root awscdk.Stack, fns *functions, api *APIStack, com
 	return orch
 }
 
+// grantRestart lets an event handler answer task tokens, read executions
+// and start one again (lifecycle.Orchestrator: SendTaskSuccess/Failure,
+// Status, Start).
+func (orch *OrchestrationStack) grantRestart(fn awslambda.Function) {
+	orch.StateMachine.GrantTaskResponse(fn)
+	orch.StateMachine.GrantStartExecution(fn)
+	orch.grantDescribe(fn)
+}
+
+// grantDescribe lets fn read the job executions' status.
+func (orch *OrchestrationStack) grantDescribe(fn awslambda.Function) {
+	fn.AddToRolePolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Actions:   jsii.Strings("states:DescribeExecution"),
+		Resources: &[]*string{orch.ExecutionArns()},
+	}))
+}
+
 // ExecutionArns matches every execution of the job state machine, for
 // StopExecution and DescribeExecution (whose resource is the execution).
 func (orch *OrchestrationStack) ExecutionArns() *string {

@@ -1066,8 +1066,14 @@ func TestGrants(t *testing.T) {
 	}
 	for _, route := range []string{stack.BatchJobStateRoute, stack.ReconcileRoute} {
 		fn := fns[route]
-		if !fn.tmpl.actionsByRole(t)[fn.role]["states:SendTaskSuccess"] {
-			t.Errorf("%s cannot answer task tokens", route)
+		actions := fn.tmpl.actionsByRole(t)[fn.role]
+		for _, a := range []string{"states:SendTaskSuccess", "states:SendTaskFailure", "states:StartExecution", "states:DescribeExecution", "batch:TerminateJob", "batch:DescribeJobs"} {
+			if !actions[a] {
+				t.Errorf("%s may not %s (lifecycle.Orchestrator and the Batch adapter)", route, a)
+			}
+		}
+		if actions["batch:SubmitJob"] {
+			t.Errorf("%s may batch:SubmitJob; only the start-run step submits", route)
 		}
 	}
 }
