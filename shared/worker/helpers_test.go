@@ -128,6 +128,22 @@ func processesWith(marker string) []string {
 	return out
 }
 
+// survivors are the run's processes still alive after it ended. The run
+// has sent SIGKILL to all of them, but a killed process (or, in
+// bubblewrap, the rest of a pid namespace whose init died) takes a moment
+// to exit, more under load: only those still there after a few seconds
+// survived. The deadline only bounds the wait; nothing asserts durations.
+func survivors(marker string) []string {
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		left := processesWith(marker)
+		if len(left) == 0 || time.Now().After(deadline) {
+			return left
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
 func haveCommand(name string) bool {
 	_, err := exec.LookPath(name)
 	return err == nil

@@ -313,7 +313,7 @@ func TestStopModes(t *testing.T) {
 				if exists(filepath.Join(dir, "post")) {
 					t.Errorf("the post-command ran after a stop")
 				}
-				if left := processesWith(marker); len(left) > 0 {
+				if left := survivors(marker); len(left) > 0 {
 					t.Errorf("processes of the run survived: %v", left)
 				}
 				p.Stop(Kill) // after the end: nothing happens
@@ -351,7 +351,7 @@ func TestNoProcessesLeftBehind(t *testing.T) {
 					p.Stop(Graceful)
 				}
 				p.Wait()
-				if left := processesWith(marker); len(left) > 0 {
+				if left := survivors(marker); len(left) > 0 {
 					t.Errorf("processes of the run survived: %v", left)
 				}
 			})
