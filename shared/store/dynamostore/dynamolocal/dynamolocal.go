@@ -183,10 +183,15 @@ func Launch() (*Server, error) {
 		return nil, notInstalled("java: %w", err)
 	}
 	// The port is free when chosen but another process may grab it before
-	// the JVM binds it; a retry with a new port covers that race.
+	// the JVM binds it; launch notices (the JVM exits, or the listener is
+	// not its own) and a retry with a new port covers that race.
 	var lastErr error
 	for range 3 {
-		srv, err := launch(java, dir)
+		port, err := freePort()
+		if err != nil {
+			return nil, err
+		}
+		srv, err := launch(java, dir, port)
 		if err == nil {
 			return srv, nil
 		}
@@ -223,11 +228,7 @@ func (s *Server) output() string {
 	return s.log.String()
 }
 
-func launch(java, dir string) (*Server, error) {
-	port, err := freePort()
-	if err != nil {
-		return nil, err
-	}
+func launch(java, dir string, port int) (*Server, error) {
 	srv := &Server{
 		Endpoint: "http://127.0.0.1:" + strconv.Itoa(port),
 		done:     make(chan struct{}),
@@ -268,6 +269,13 @@ func launch(java, dir string) (*Server, error) {
 	}
 	if err := srv.waitReady(); err != nil {
 		return nil, errors.Join(err, srv.Stop())
+	}
+	// The port was free when chosen, but another process (a parallel test
+	// binary's DynamoDB Local, typically) may have bound it first: then it
+	// answered the readiness check while our JVM failed to bind. Launch
+	// retries on another port.
+	if ours, err := listensOn(cmd.Process.Pid, port); err != nil || !ours {
+		return nil, errors.Join(fmt.Errorf("port %d is held by another process (%v)", port, err), srv.Stop())
 	}
 	return srv, nil
 }
