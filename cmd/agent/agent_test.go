@@ -318,6 +318,32 @@ func TestLogUploadedWhileRunning(t *testing.T) {
 	}
 }
 
+// TestLiveLogRemovedWhenFilteredOut: the log uploaded while the command
+// ran does not stay behind as an output when the filters leave it out.
+func TestLiveLogRemovedWhenFilteredOut(t *testing.T) {
+	s3 := startS3(t)
+	spec := simpleSpec("echo first; while [ ! -e go ]; do sleep 0.05; done; echo x > out.txt")
+	spec.Include = []string{"*.txt"}
+	a := startAgent(t, s3, spec, "RESCALE_AGENT_LOG_INTERVAL=50ms", "RESCALE_AGENT_SANDBOX=none")
+	key := workertest.OutputPrefix + worker.LogName
+	waitFor(t, "the live log upload", func() bool {
+		_, ok := object(s3.Bucket, key)
+		return ok
+	})
+	if err := os.WriteFile(filepath.Join(a.workDir(), "go"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if code := a.wait(t); code != 0 {
+		t.Fatalf("exit %d: %s", code, a.stderr)
+	}
+	if _, ok := object(s3.Bucket, key); ok {
+		t.Fatal("the live log stayed behind although the filters leave it out")
+	}
+	if out, _ := object(s3.Bucket, workertest.OutputPrefix+"out.txt"); out != "x\n" {
+		t.Fatalf("out.txt = %q", out)
+	}
+}
+
 // TestSIGTERMStopsGracefullyAndUploads is Batch's TerminateJob: the
 // command gets SIGTERM, may save its work, and the outputs are uploaded
 // before the agent exits with the command's code.
