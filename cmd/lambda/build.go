@@ -383,16 +383,27 @@ func (w *wiring) apiRoute() (any, error) {
 		deps.Objects.Sessions = deps.Uploads
 		if role := w.getenv("UPLOAD_ROLE_ARN"); role != "" {
 			client := sts.NewFromConfig(w.aws.cfg, func(o *sts.Options) { o.BaseEndpoint = w.aws.endpoint("STS") })
-			deps.Credentials = &storagecreds.STS{Client: client, RoleARN: role, Bucket: bucketName}
+			// A job's key (the agent's) gets credentials that write only
+			// the job's outputs.
+			deps.Credentials = storagecreds.Scoped{
+				Issuer: &storagecreds.STS{Client: client, RoleARN: role, Bucket: bucketName},
+				Jobs:   storagecreds.AccountKeyJobs{Keys: accts},
+			}
 		}
 		// Lifecycle queries (statuses, runs, outputs) need only the store
 		// and bucket; starting and stopping need the adapters.
 		need := lifecycleNeeds{compute: w.getenv(awsbatch.EnvDeployment) != "", orchestrator: w.getenv("STATE_MACHINE_ARN") != ""}
-		if deps.Lifecycle, _, err = w.lifecycle(s, need); err != nil {
+		var bc *awsbatch.Compute
+		if deps.Lifecycle, bc, err = w.lifecycle(s, need); err != nil {
 			return nil, err
 		}
-		// deps.Live stays nil (directory-contents and tail answer 503)
-		// until an S3-backed compute.Live exists: set it here.
+		// A running run's files are what its agent uploads; finding the
+		// run's prefix asks Batch (DescribeJobs), so only a function with
+		// Batch access has them. Without it directory-contents and tail
+		// answer 503.
+		if bc != nil {
+			deps.Live = awsbatch.NewLive(bucket, bc.RunningPrefix)
+		}
 	}
 	if usesCustomFields(w.route) {
 		if deps.CustomFields, err = customfields.New(w.store(), s.jobs, s.repo, accts, time.Now); err != nil {

@@ -548,3 +548,23 @@ func TestStepErrorTypeThroughRuntimeAPI(t *testing.T) {
 		t.Fatalf("result %+v %s, want errorType %s", res.Error, res.Payload, lifecycle.ErrInvalid)
 	}
 }
+
+// A live-file route given Batch access (BATCH_DEPLOYMENT; its Needs do not
+// ask for it yet, so infra gives none) reads running runs' files through
+// awsbatch.Live: a job that does not exist is 404, where without Batch
+// access the route answers 503.
+func TestLiveFilesWithBatchAccess(t *testing.T) {
+	p := newPlatform(t)
+	for _, withBatch := range []bool{false, true} {
+		env := p.envFor("runs-tail")
+		want := http.StatusServiceUnavailable
+		if withBatch {
+			env[awsbatch.EnvDeployment], env["API_URL"] = p.deployment, "https://api.example.com/prod/api/v2/"
+			want = http.StatusNotFound
+		}
+		resp := p.call(t, function(t, env), http.MethodGet, "/api/v2/jobs/NoSuch/runs/1/tail/process_output.log", "", nil)
+		if resp.StatusCode != want {
+			t.Errorf("Batch access %v: %d %s, want %d", withBatch, resp.StatusCode, resp.Body, want)
+		}
+	}
+}
