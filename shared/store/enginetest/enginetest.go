@@ -8,7 +8,9 @@ package enginetest
 import (
 	"crypto/rand"
 	"encoding/hex"
+	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -28,9 +30,35 @@ type Engine struct {
 	Open func(tb testing.TB) store.Store
 }
 
+// OnlyEnv names the environment variable that keeps one engine (its Name,
+// e.g. ENGINETEST_ONLY=bolt), and the backends built on it. `make
+// mutation` sets it: it runs each package's tests once per mutant, and a
+// JVM start per run would cost more than the run. It has no effect under
+// REQUIRE_TEST_SERVERS=1, so CI cannot be narrowed by it.
+const OnlyEnv = "ENGINETEST_ONLY"
+
+func only() string {
+	if os.Getenv("REQUIRE_TEST_SERVERS") == "1" {
+		return ""
+	}
+	return os.Getenv(OnlyEnv)
+}
+
 // Engines lists the store engines. The DynamoDB one skips or fails (under
 // REQUIRE_TEST_SERVERS=1) when DynamoDB Local cannot start.
 func Engines() []Engine {
+	all := engines()
+	if o := only(); o != "" {
+		for _, e := range all {
+			if e.Name == o {
+				return []Engine{e}
+			}
+		}
+	}
+	return all
+}
+
+func engines() []Engine {
 	return []Engine{
 		{Name: "bolt", Open: func(tb testing.TB) store.Store {
 			st, err := boltstore.Open(filepath.Join(tb.TempDir(), "store.db"), boltstore.Options{Timeout: time.Second})
@@ -78,7 +106,19 @@ type Backend struct {
 // (local mode), and DynamoDB Local with an in-process S3-protocol server
 // (AWS).
 func Backends() []Backend {
-	eng := Engines()
+	all := backends()
+	if o := only(); o != "" {
+		for _, b := range all {
+			if strings.HasPrefix(b.Name, o+"+") {
+				return []Backend{b}
+			}
+		}
+	}
+	return all
+}
+
+func backends() []Backend {
+	eng := engines()
 	return []Backend{
 		{Name: "bolt+fileblob", Open: func(tb testing.TB) (store.Store, blob.Bucket) {
 			b, err := fileblob.New(filepath.Join(tb.TempDir(), "blobs"))
