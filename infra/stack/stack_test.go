@@ -1117,3 +1117,43 @@ func check(t *testing.T, f func()) {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// TestImportedVpc synthesises with vpcId: the compute runs in the looked-up
+// VPC's public subnets and no VPC is created. Offline, CDK answers the
+// lookup with its dummy VPC and records the missing context, as cdk synth
+// does before it asks AWS.
+func TestImportedVpc(t *testing.T) {
+	requireNode(t)
+	p := goodProps(t)
+	p.VpcID = "vpc-0123456789abcdef0"
+	p.Env = &awscdk.Environment{Account: jsii.String("123456789012"), Region: jsii.String("eu-west-1")}
+	app := awscdk.NewApp(&awscdk.AppProps{Outdir: jsii.String(t.TempDir())})
+	ps, err := stack.NewPlatformStack(app, "Imported", p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tm := decode(t, assertions.Template_FromStack(ps.Compute.Stack, nil))
+	if vpcs := tm.ofType("AWS::EC2::VPC"); len(vpcs) != 0 {
+		t.Errorf("created VPCs %v, want the imported one only", vpcs)
+	}
+	var public, private []string
+	for _, sn := range *ps.Compute.Vpc.PublicSubnets() {
+		public = append(public, *sn.SubnetId())
+	}
+	for _, sn := range *ps.Compute.Vpc.PrivateSubnets() {
+		private = append(private, *sn.SubnetId())
+	}
+	slices.Sort(public)
+	if len(public) == 0 || len(private) == 0 {
+		t.Fatalf("looked-up VPC: public %v private %v; CDK's dummy VPC has both", public, private)
+	}
+	for _, id := range tm.ofType("AWS::Batch::ComputeEnvironment") {
+		var ce struct{ ComputeResources struct{ Subnets []string } }
+		if err := json.Unmarshal(tm.Resources[id].Properties, &ce); err != nil {
+			t.Fatal(err)
+		}
+		if got := slices.Sorted(slices.Values(ce.ComputeResources.Subnets)); !slices.Equal(got, public) {
+			t.Errorf("%s: subnets %v, want the looked-up VPC's public subnets %v (not the private %v)", id, got, public, private)
+		}
+	}
+}
