@@ -11,7 +11,6 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsapigateway"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslambda"
-	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awss3"
 	"github.com/aws/jsii-runtime-go"
 
@@ -268,10 +267,6 @@ func (as *APIStack) deploy(root awscdk.Stack, groups []*RouteGroupStack, props P
 		dep.Node().AddDependency(g.Stack)
 	}
 	dep.Node().AddDependency(as.Stack)
-	logs := awslogs.NewLogGroup(root, jsii.String("ApiAccessLogs"), &awslogs.LogGroupProps{
-		Retention:     awslogs.RetentionDays_ONE_MONTH,
-		RemovalPolicy: awscdk.RemovalPolicy_DESTROY,
-	})
 	as.Stage = awsapigateway.NewCfnStage(root, jsii.String("ApiStage"), &awsapigateway.CfnStageProps{
 		RestApiId:    as.RestAPI.Ref(),
 		StageName:    jsii.String(StageName),
@@ -282,14 +277,15 @@ func (as *APIStack) deploy(root awscdk.Stack, groups []*RouteGroupStack, props P
 			ThrottlingRateLimit:  jsii.Number(props.RateLimit),
 			ThrottlingBurstLimit: jsii.Number(props.BurstLimit),
 		}},
-		// Access logs need no account-wide CloudWatch role (execution
-		// logs would), and cost nothing while idle.
-		AccessLogSetting: &awsapigateway.CfnStage_AccessLogSettingProperty{
-			DestinationArn: logs.LogGroupArn(),
-			Format:         awsapigateway.AccessLogFormat_JsonWithStandardFields(nil).ToString(),
-		},
 	})
-	suppress(as.Stage, "AwsSolutions-APIG6", "execution logging needs the account-wide API Gateway CloudWatch role, which a stack must not own (deleting it breaks other APIs); access logging is on")
+	// API Gateway writes access and execution logs to CloudWatch only
+	// through the account-wide CloudWatch role of its account settings,
+	// which a stack must not own (deleting the stack would break every
+	// other API in the account); a stage asking for logs fails to deploy
+	// in an account without it. The functions log every request instead.
+	for _, rule := range []string{"AwsSolutions-APIG1", "AwsSolutions-APIG6"} {
+		suppress(as.Stage, rule, "API Gateway logging needs the account-wide CloudWatch role, which a stack must not own (deleting it breaks other APIs in the account); the route functions log each request to their own log groups")
+	}
 }
 
 // addGatewayResponses makes API Gateway's own answers use the spec's

@@ -213,6 +213,10 @@ func reservedRoutes() map[string]bool {
 	return r
 }
 
+// maxInstanceSizes is the most instance sizes a coretype may have: Batch
+// allows 10 launch template overrides per compute environment.
+const maxInstanceSizes = 11
+
 var coretypeCode = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]*$`)
 
 // validate rejects props the stack cannot express, before any construct is
@@ -274,6 +278,10 @@ func validate(p Props) ([]routeGroup, error) {
 		seen[ct.Code] = true
 		if ct.Deployment == nil || len(ct.Deployment.InstanceTypes) == 0 {
 			return nil, fmt.Errorf("coretype %s: no deployment (deprecated coretypes cannot be enabled)", ct.Code)
+		}
+		if n := len(ct.Deployment.InstanceTypes); n > maxInstanceSizes {
+			// One launch template override per size but the largest.
+			return nil, fmt.Errorf("coretype %s: %d instance sizes, a Batch compute environment takes at most %d launch template overrides", ct.Code, n, maxInstanceSizes-1)
 		}
 		for _, it := range ct.Deployment.InstanceTypeNames() {
 			if !x86Instance(it) {
