@@ -568,3 +568,52 @@ func TestLiveFilesWithBatchAccess(t *testing.T) {
 		}
 	}
 }
+
+// The reconcile function ends a submitted job whose execution is no
+// longer running (here moto's one-state machine, finished at once)
+// without having finished it: the lifecycle asks Step Functions for the
+// execution's status.
+func TestReconcile(t *testing.T) {
+	p := newPlatform(t)
+	spec := `{"name": "orphan", "jobanalyses": [{"analysis": {"code": "user_included"},
+		"command": "true", "hardware": {"coreType": "standard-plus", "coresPerSlot": 1}}]}`
+	resp := p.call(t, function(t, p.envFor("jobs-create")), http.MethodPost, "/api/v2/jobs/", "application/json", []byte(spec))
+	var j struct{ ID string }
+	if err := json.Unmarshal([]byte(resp.Body), &j); resp.StatusCode != http.StatusCreated || err != nil {
+		t.Fatalf("create: %d %s", resp.StatusCode, resp.Body)
+	}
+	resp = p.call(t, function(t, p.envFor("jobs-submit")), http.MethodPost, "/api/v2/jobs/"+j.ID+"/submit/", "application/json", []byte(`{}`))
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("submit: %d %s", resp.StatusCode, resp.Body)
+	}
+	arn := strings.Replace(p.machine, ":stateMachine:", ":execution:", 1) + ":" + j.ID
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		ex, err := p.sfn.DescribeExecution(t.Context(), &sfn.DescribeExecutionInput{ExecutionArn: aws.String(arn)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ex.Status != "RUNNING" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("moto's execution never finished")
+		}
+	}
+	out, err := invoke(t, function(t, p.envFor(routeReconcile)), events.CloudWatchEvent{DetailType: "Scheduled Event", Source: "aws.events"})
+	var res reconcileResult
+	if err != nil || json.Unmarshal(out, &res) != nil || res.Changed != 1 {
+		t.Fatalf("reconcile: %s %v, want 1 changed", out, err)
+	}
+	resp = p.call(t, function(t, p.envFor("jobs-statuses")), http.MethodGet, "/api/v2/jobs/"+j.ID+"/statuses/", "", nil)
+	var statuses struct {
+		Results []struct {
+			Status       string
+			StatusReason *string
+		}
+	}
+	if err := json.Unmarshal([]byte(resp.Body), &statuses); err != nil || len(statuses.Results) == 0 ||
+		statuses.Results[0].Status != "Completed" || statuses.Results[0].StatusReason == nil ||
+		!strings.Contains(*statuses.Results[0].StatusReason, "ended unexpectedly") {
+		t.Fatalf("statuses after reconcile: %s", resp.Body)
+	}
+}
