@@ -526,7 +526,7 @@ func (c *Compute) submitInput(r compute.Run, q Queue, def Definition) (*batch.Su
 		WalltimeSeconds: int64(r.Walltime / time.Second), Include: r.Include, Exclude: r.Exclude, Env: r.Env,
 	}
 	for _, f := range r.Inputs {
-		spec.Inputs = append(spec.Inputs, agentspec.Input{Name: f.Name, Key: f.Key})
+		spec.Inputs = append(spec.Inputs, agentspec.Input{Name: f.Name, Key: f.Key, Executable: f.Executable})
 	}
 	encoded, err := spec.Encode()
 	if err != nil {

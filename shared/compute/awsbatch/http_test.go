@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -317,8 +318,14 @@ func TestSubmitJobRequests(t *testing.T) {
 				r.Tags["rescale:run"] != "1" || r.Timeout == nil || r.Timeout.AttemptDurationSeconds != 8100 {
 				t.Fatalf("request %+v", r)
 			}
-			if s := specOf(t, *r.ContainerOverrides); s.Nodes != 1 || s.CoresPerNode != 2 || s.Env["RESCALE_API_KEY"] != "secret" {
+			s := specOf(t, *r.ContainerOverrides)
+			if s.Nodes != 1 || s.CoresPerNode != 2 || s.Env["RESCALE_API_KEY"] != "secret" {
 				t.Fatalf("spec %+v", s)
+			}
+			// A rendered template keeps its execute bits on the agent's side.
+			want := []agentspec.Input{{Name: "input.txt", Key: "user/user_uowner/input.txt-0123"}, {Name: "run.sh", Key: "user/user_uowner/run.sh-4567", Executable: true}}
+			if !slices.Equal(s.Inputs, want) {
+				t.Fatalf("spec inputs %+v, want %+v", s.Inputs, want)
 			}
 		}},
 		"not mpi, more than a node": {false, 10, func(t *testing.T, r request) {
@@ -332,6 +339,7 @@ func TestSubmitJobRequests(t *testing.T) {
 			c := httpCompute(t, api, nil)
 			run := runOf("jreq", "1")
 			run.UseMPI, run.Req.Cores = tc.mpi, tc.cores
+			run.Inputs = append(run.Inputs, compute.File{Name: "run.sh", Key: "user/user_uowner/run.sh-4567", Executable: true})
 			if err := c.StartRun(t.Context(), run); err != nil {
 				t.Fatal(err)
 			}
