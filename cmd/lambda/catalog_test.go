@@ -26,9 +26,11 @@ func TestCatalogSeed(t *testing.T) {
 		t.Fatal(err)
 	}
 	if *update {
+		// This binary holds the old literals: the next run checks the new.
 		if err := os.WriteFile("catalog_gen.go", src, 0o644); err != nil {
 			t.Fatal(err)
 		}
+		return
 	}
 	have, err := os.ReadFile("catalog_gen.go")
 	if err != nil {
