@@ -189,18 +189,20 @@ func Open(ctx context.Context, cfg Config, stdout io.Writer, log *slog.Logger) (
 		return nil, err
 	}
 	deps := api.Deps{
-		Accounts:       m.accounts,
-		Catalog:        cat,
-		Jobs:           jobSvc,
-		JobCatalog:     cat,
-		JobFiles:       fileRepo,
-		CustomFields:   customFields,
-		Files:          fileSvc,
-		Objects:        objects,
-		Folders:        folderSvc,
-		Uploads:        uploadSvc,
-		UploadURLs:     partURLs,
-		Credentials:    grants,
+		Accounts:     m.accounts,
+		Catalog:      cat,
+		Jobs:         jobSvc,
+		JobCatalog:   cat,
+		JobFiles:     fileRepo,
+		CustomFields: customFields,
+		Files:        fileSvc,
+		Objects:      objects,
+		Folders:      folderSvc,
+		Uploads:      uploadSvc,
+		UploadURLs:   partURLs,
+		// A job's own key gets credentials narrowed to its inputs and
+		// outputs, as in AWS.
+		Credentials:    storagecreds.Scoped{Issuer: grants, Jobs: storagecreds.AccountKeyJobs{Keys: m.accounts}},
 		Grants:         grants,
 		FileFolders:    folderSvc,
 		FileInUse:      jobSvc,
