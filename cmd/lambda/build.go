@@ -58,7 +58,7 @@ const (
 )
 
 // build reads the environment once and returns the handler for ROUTE.
-func build(ctx context.Context, getenv func(string) string, log *slog.Logger) (any, error) {
+func build(_ context.Context, getenv func(string) string, log *slog.Logger) (any, error) {
 	route, table := getenv("ROUTE"), getenv("TABLE_NAME")
 	if route == "" || table == "" {
 		return nil, errors.New("ROUTE and TABLE_NAME must be set")
