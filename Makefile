@@ -26,7 +26,9 @@ build:
 # efficacy is the share of covered mutants some test caught. Not part of
 # `make test`: it takes minutes per package. It runs at the lowest CPU
 # priority, one package at a time, the store tests on bbolt only
-# (enginetest.OnlyEnv: a JVM per mutant would dominate the run). Full
+# (enginetest.OnlyEnv: a JVM per mutant would dominate the run), and with
+# the test cache off: gremlins times each mutant's run against the first,
+# coverage run, which a cached result makes instant. Full
 # reports, listing every mutant that lived, go to $(MUTATION_OUT).
 # Copy the summary into README.md's "Mutation testing" table.
 GREMLINS      := go run github.com/go-gremlins/gremlins/cmd/gremlins@v0.6.0
@@ -38,6 +40,6 @@ mutation:
 	@mkdir -p $(MUTATION_OUT)
 	@for p in $(MUTATION_PKGS); do \
 		out=$(MUTATION_OUT)/$$(echo $$p | tr / _).txt; \
-		ENGINETEST_ONLY=bolt nice -n 19 $(GREMLINS) unleash --timeout-coefficient 5 ./$$p > $$out 2>&1; \
+		GOFLAGS=-count=1 ENGINETEST_ONLY=bolt nice -n 19 $(GREMLINS) unleash --timeout-coefficient 10 ./$$p > $$out 2>&1; \
 		printf '%-26s %s\n' "$$p" "$$(grep -E '^(Killed|Timed out|Test efficacy|Mutator coverage)' $$out | tr '\n' ' ')"; \
 	done
