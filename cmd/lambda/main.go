@@ -45,7 +45,10 @@
 //	BATCH_DEPLOYMENT   JSON awsbatch.Deployment (queues, job definitions): required by
 //	                   routes needing states:start, states:stop or compute:control
 //	                   (jobs-submit, jobs-stop, jobs-force-stop, jobs-shutdown,
-//	                   runs-stop) and by step-*, batch-job-state, reconcile
+//	                   runs-stop) and by step-*, batch-job-state, reconcile; optional on
+//	                   runs-directory and runs-tail, which read running runs' files only
+//	                   with it (awsbatch.Live asks Batch, DescribeJobs, for a run's
+//	                   prefix; their Needs do not include compute:control yet)
 //	API_URL            wherever BATCH_DEPLOYMENT is: the API base a job's agent calls
 //	                   with its job key ("https://…/prod/api/v2/")
 //	STATE_MACHINE_ARN  required by routes needing states:start (jobs-submit), and by
