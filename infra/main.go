@@ -13,7 +13,9 @@
 // keyMaxLifetime; coretypes (comma-separated codes, default
 // stack.DefaultCoretypes), spotCoretypes (codes whose compute runs on
 // Spot), maxNodes (largest multi-node job, default stack.DefaultMaxNodes),
-// vpcId (import this VPC instead of creating one), consoleDir (default
+// vpcId (import this VPC instead of creating one), privateSubnets ("true":
+// run the compute in the imported VPC's private subnets, which multi-node
+// jobs need), consoleDir (default
 // web/console/static).
 package main
 
@@ -88,6 +90,8 @@ func run(ctx context.Context, getenv func(string) string) error {
 			return v
 		case float64:
 			return strconv.FormatFloat(v, 'f', -1, 64)
+		case bool:
+			return strconv.FormatBool(v)
 		}
 		return ""
 	}
@@ -159,6 +163,8 @@ func computeProps(ctxString func(string) string) (stack.Props, error) {
 		p.MaxNodes = n
 	}
 	p.VpcID = ctxString("vpcId")
+	p.PrivateSubnets = ctxString("privateSubnets") == "true"
+
 	p.ConsoleDir = ctxString("consoleDir")
 	if p.ConsoleDir == "" {
 		p.ConsoleDir = filepath.FromSlash(console.Dir)

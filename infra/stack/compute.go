@@ -191,7 +191,7 @@ func (cs *ComputeStack) addCoretype(ct catalog.Coretype, props Props) {
 		crType, alloc = "SPOT", "SPOT_PRICE_CAPACITY_OPTIMIZED"
 	}
 	var subnets []*string
-	for _, sn := range *cs.Vpc.PublicSubnets() {
+	for _, sn := range cs.subnets(props) {
 		subnets = append(subnets, sn.SubnetId())
 	}
 	ce := awsbatch.NewCfnComputeEnvironment(st, jsii.String("Env-"+ct.Code), &awsbatch.CfnComputeEnvironmentProps{
@@ -235,12 +235,35 @@ func (cs *ComputeStack) addCoretype(ct catalog.Coretype, props Props) {
 		Queue:            *q.AttrJobQueueArn(),
 		CoresPerNode:     maxCores,
 		VCPUsPerCore:     vcpusPerCore,
-		MaxNodes:         props.MaxNodes,
+		MaxNodes:         maxNodes(ct, props),
 		MemoryMiBPerNode: ct.Memory * maxCores,
 		// The catalog's storage is what jobs may ask for; the largest
 		// node's volume holds that much.
 		StorageBytesPerNode: int64(rootVolumeGB(ct, maxCores)) << 30,
 	}
+}
+
+// maxNodes is what the adapter may submit multi-node jobs of on the
+// coretype's queue: 1 (single-node only) where AWS Batch cannot run them.
+// Multi-node parallel jobs are not supported on Spot compute environments,
+// and their containers use awsvpc networking, whose network interfaces get
+// no public address: in public subnets without a NAT gateway they could
+// reach neither S3 nor the API (AWS Batch user guide, "Compute environment
+// considerations for MNP").
+func maxNodes(ct catalog.Coretype, props Props) int {
+	if props.Spot[ct.Code] || !props.PrivateSubnets {
+		return 1
+	}
+	return props.MaxNodes
+}
+
+// subnets are where the instances run: the VPC's public subnets, or with
+// PrivateSubnets its private subnets with egress (the imported VPC's NAT).
+func (cs *ComputeStack) subnets(props Props) []awsec2.ISubnet {
+	if props.PrivateSubnets {
+		return *cs.Vpc.PrivateSubnets()
+	}
+	return *cs.Vpc.PublicSubnets()
 }
 
 // rootVolumeGB is a node's root volume: the coretype's storage per core

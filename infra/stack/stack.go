@@ -124,6 +124,10 @@ type Props struct {
 	// instead of creating one. Lookups need AWS credentials once; cdk
 	// keeps the answer in cdk.context.json.
 	VpcID string
+	// PrivateSubnets runs the compute in the imported VPC's private
+	// subnets, whose NAT gives containers outbound access. Only there can
+	// multi-node (MPI) jobs run: see maxNodes.
+	PrivateSubnets bool
 }
 
 // PlatformStack is the synthesised deployment and the constructs callers
@@ -294,6 +298,9 @@ func validate(p Props) ([]routeGroup, error) {
 		if !seen[code] {
 			return nil, fmt.Errorf("spot: coretype %q is not enabled", code)
 		}
+	}
+	if p.PrivateSubnets && p.VpcID == "" {
+		return nil, errors.New("privateSubnets needs vpcId: the VPC the stack creates has public subnets only (no NAT gateway)")
 	}
 	if p.MaxNodes < 0 {
 		return nil, fmt.Errorf("maxNodes %d: must be positive", p.MaxNodes)

@@ -89,12 +89,13 @@ func TestPropsRejected(t *testing.T) {
 		"slash-only clash": with(func(p *stack.Props) {
 			p.Routes = append(p.Routes, httpapi.Route{Name: "b", Method: "GET", Path: "/api/v2/a"})
 		}),
-		"unknown permission": with(func(p *stack.Props) { p.Routes[0].Needs = []httpapi.Permission{"queue:send"} }),
-		"no coretypes":       with(func(p *stack.Props) { p.Coretypes = nil }),
-		"coretype twice":     with(func(p *stack.Props) { p.Coretypes = append(p.Coretypes, p.Coretypes[0]) }),
-		"no deployment":      with(func(p *stack.Props) { c := p.Coretypes[0]; c.Deployment = nil; p.Coretypes = []catalog.Coretype{c} }),
-		"graviton":           with(func(p *stack.Props) { p.Coretypes = []catalog.Coretype{graviton} }),
-		"spot not enabled":   with(func(p *stack.Props) { p.Spot = map[string]bool{"hpc": true} }),
+		"unknown permission":  with(func(p *stack.Props) { p.Routes[0].Needs = []httpapi.Permission{"queue:send"} }),
+		"no coretypes":        with(func(p *stack.Props) { p.Coretypes = nil }),
+		"coretype twice":      with(func(p *stack.Props) { p.Coretypes = append(p.Coretypes, p.Coretypes[0]) }),
+		"no deployment":       with(func(p *stack.Props) { c := p.Coretypes[0]; c.Deployment = nil; p.Coretypes = []catalog.Coretype{c} }),
+		"graviton":            with(func(p *stack.Props) { p.Coretypes = []catalog.Coretype{graviton} }),
+		"spot not enabled":    with(func(p *stack.Props) { p.Spot = map[string]bool{"hpc": true} }),
+		"private without vpc": with(func(p *stack.Props) { p.PrivateSubnets = true }),
 		"too many routes": with(func(p *stack.Props) {
 			p.Routes = nil
 			for i := range stack.MaxRoutesPerStack + 1 {
@@ -808,8 +809,11 @@ func TestCompute(t *testing.T) {
 	for _, c := range s.props.Coretypes {
 		codes = append(codes, c.Code)
 		q := dep.Queues[c.Code]
-		if q.CoresPerNode != slices.Max(c.Cores) || q.VCPUsPerCore != c.Deployment.VCPUsPerCore || q.MaxNodes != stack.DefaultMaxNodes || q.StorageBytesPerNode != int64(c.Storage*slices.Max(c.Cores))<<30 {
-			t.Errorf("%s: queue %+v", c.Code, q)
+		if q.CoresPerNode != slices.Max(c.Cores) || q.VCPUsPerCore != c.Deployment.VCPUsPerCore || q.MaxNodes != 1 || q.StorageBytesPerNode != int64(c.Storage*slices.Max(c.Cores))<<30 {
+			// MaxNodes 1: multi-node jobs cannot reach S3 or the API from
+			// public subnets without NAT (awsvpc interfaces have no public
+			// address), nor run on Spot.
+			t.Errorf("%s: queue %+v, want the largest node, single-node jobs only", c.Code, q)
 		}
 	}
 	slices.Sort(codes)
@@ -1119,14 +1123,16 @@ func check(t *testing.T, f func()) {
 
 func ptr[T any](v T) *T { return &v }
 
-// TestImportedVpc synthesises with vpcId: the compute runs in the looked-up
-// VPC's public subnets and no VPC is created. Offline, CDK answers the
+// TestImportedVpc synthesises with vpcId and privateSubnets: the compute
+// runs in the looked-up VPC's private subnets, no VPC is created, and
+// multi-node jobs are allowed where Batch supports them. Offline, CDK answers the
 // lookup with its dummy VPC and records the missing context, as cdk synth
 // does before it asks AWS.
 func TestImportedVpc(t *testing.T) {
 	requireNode(t)
 	p := goodProps(t)
 	p.VpcID = "vpc-0123456789abcdef0"
+	p.PrivateSubnets = true
 	p.Env = &awscdk.Environment{Account: jsii.String("123456789012"), Region: jsii.String("eu-west-1")}
 	app := awscdk.NewApp(&awscdk.AppProps{Outdir: jsii.String(t.TempDir())})
 	ps, err := stack.NewPlatformStack(app, "Imported", p)
@@ -1145,6 +1151,7 @@ func TestImportedVpc(t *testing.T) {
 		private = append(private, *sn.SubnetId())
 	}
 	slices.Sort(public)
+	slices.Sort(private)
 	if len(public) == 0 || len(private) == 0 {
 		t.Fatalf("looked-up VPC: public %v private %v; CDK's dummy VPC has both", public, private)
 	}
@@ -1153,8 +1160,18 @@ func TestImportedVpc(t *testing.T) {
 		if err := json.Unmarshal(tm.Resources[id].Properties, &ce); err != nil {
 			t.Fatal(err)
 		}
-		if got := slices.Sorted(slices.Values(ce.ComputeResources.Subnets)); !slices.Equal(got, public) {
-			t.Errorf("%s: subnets %v, want the looked-up VPC's public subnets %v (not the private %v)", id, got, public, private)
+		if got := slices.Sorted(slices.Values(ce.ComputeResources.Subnets)); !slices.Equal(got, private) {
+			t.Errorf("%s: subnets %v, want the looked-up VPC's private subnets %v (not the public %v)", id, got, private, public)
+		}
+	}
+	// Multi-node jobs where Batch can run them: private subnets, not Spot.
+	for _, c := range p.Coretypes {
+		want := stack.DefaultMaxNodes
+		if p.Spot[c.Code] {
+			want = 1
+		}
+		if got := ps.Compute.Deployment.Queues[c.Code].MaxNodes; got != want {
+			t.Errorf("%s (spot %v): MaxNodes %d, want %d", c.Code, p.Spot[c.Code], got, want)
 		}
 	}
 }
