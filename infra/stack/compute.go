@@ -42,6 +42,27 @@ const (
 	unschedulableAfterMinutes = 30
 )
 
+// ContainerStopTimeout is how long ECS waits after a container's SIGTERM
+// (a stop, TerminateJob) before SIGKILL: the agent stops the command and
+// uploads the outputs in that time (shared/compute/awsbatch, "Stops").
+// ECS's default is 30 seconds; its agent accepts up to 10 minutes.
+const ContainerStopTimeout = "120s"
+
+// InstanceUserData sets the instances' ECS agent configuration. Batch
+// merges launch template user data with its own only in MIME multi-part
+// form.
+const InstanceUserData = `MIME-Version: 1.0
+Content-Type: multipart/mixed; boundary="==RESCALE=="
+
+--==RESCALE==
+Content-Type: text/x-shellscript; charset="us-ascii"
+
+#!/bin/bash
+echo ECS_CONTAINER_STOP_TIMEOUT=` + ContainerStopTimeout + ` >> /etc/ecs/ecs.config
+
+--==RESCALE==--
+`
+
 // ComputeStack is where runs run: per enabled coretype an AWS Batch
 // managed EC2 compute environment and its job queue; per software image a
 // single-node and (if MultiNode) a multi-node parallel job definition.
@@ -172,6 +193,7 @@ func (cs *ComputeStack) addCoretype(ct catalog.Coretype, props Props) {
 				}),
 			}},
 			RequireImdsv2: jsii.Bool(true),
+			UserData:      awsec2.UserData_Custom(jsii.String(InstanceUserData)),
 		})
 		if i == len(sizes)-1 {
 			defaultLT = lt

@@ -707,6 +707,9 @@ func TestCompute(t *testing.T) {
 			it, _ := c.Deployment.InstanceType(cores)
 			var lt struct {
 				LaunchTemplateData struct {
+					UserData struct {
+						Base64 string `json:"Fn::Base64"`
+					}
 					BlockDeviceMappings []struct {
 						DeviceName string
 						Ebs        struct {
@@ -719,6 +722,9 @@ func TestCompute(t *testing.T) {
 			if ltOf[it] == "" || json.Unmarshal(ct.Resources[ltOf[it]].Properties, &lt) != nil {
 				t.Errorf("%s: no launch template for %s", c.Code, it)
 				continue
+			}
+			if ud := lt.LaunchTemplateData.UserData.Base64; !strings.Contains(ud, "ECS_CONTAINER_STOP_TIMEOUT="+stack.ContainerStopTimeout) || !strings.HasPrefix(ud, "MIME-Version: 1.0") {
+				t.Errorf("%s %s: user data %q, want the MIME part setting the stop timeout", c.Code, it, ud)
 			}
 			bd := lt.LaunchTemplateData.BlockDeviceMappings
 			if want := max(c.Storage*cores, 30); len(bd) != 1 || bd[0].DeviceName != stack.RootDeviceName || bd[0].Ebs.VolumeSize != want || !bd[0].Ebs.Encrypted {
