@@ -56,6 +56,11 @@ func newConsoleStack(root awscdk.Stack, api *APIStack, dir string) *ConsoleStack
 		DefaultBehavior: &awscloudfront.BehaviorOptions{
 			Origin:               awscloudfrontorigins.S3BucketOrigin_WithOriginAccessControl(cs.Bucket, nil),
 			ViewerProtocolPolicy: awscloudfront.ViewerProtocolPolicy_REDIRECT_TO_HTTPS,
+			// HSTS, nosniff, frame denial and a strict referrer policy
+			// (CloudFront's managed SecurityHeadersPolicy). The local
+			// binary's Content-Security-Policy is not repeated here: it
+			// lives unexported in web/console.
+			ResponseHeadersPolicy: awscloudfront.ResponseHeadersPolicy_SECURITY_HEADERS(),
 		},
 		AdditionalBehaviors: &map[string]*awscloudfront.BehaviorOptions{
 			"/api/*": {

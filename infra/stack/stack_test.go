@@ -896,6 +896,10 @@ func TestConsole(t *testing.T) {
 		cons.assert.HasResourceProperties(jsii.String("AWS::CloudFront::Distribution"), map[string]any{
 			"DistributionConfig": assertions.Match_ObjectLike(&map[string]any{
 				"DefaultRootObject": "index.html",
+				"DefaultCacheBehavior": assertions.Match_ObjectLike(&map[string]any{
+					"ViewerProtocolPolicy":    "redirect-to-https",
+					"ResponseHeadersPolicyId": assertions.Match_AnyValue(),
+				}),
 				"CacheBehaviors": assertions.Match_ArrayWith(&[]any{assertions.Match_ObjectLike(&map[string]any{
 					"PathPattern":    "/api/*",
 					"AllowedMethods": assertions.Match_ArrayWith(&[]any{"PUT", "PATCH", "POST", "DELETE"}),
