@@ -9,22 +9,31 @@ package apiroot
 import (
 	"net/http"
 	"strings"
+	"sync"
 
 	"github.com/openrescale/platform/shared/httpapi"
 )
 
 // Handlers serve the API root.
 type Handlers struct {
-	Base httpapi.BaseURL
+	Base  httpapi.BaseURL
+	index func() index
+}
+
+type index struct {
 	// roots maps a version ("v2") to its resources (name → path).
 	roots   map[string]map[string]string
 	matcher *httpapi.Matcher
 }
 
-// New indexes the route table (only Method and Path are read).
+// New indexes the route table (only Method and Path are read) on first
+// use: every route's Lambda function builds the route table, and only the
+// api-root function ever reads this index, so building it eagerly would
+// add to every function's cold start.
 func New(routes []httpapi.Route, base httpapi.BaseURL) Handlers {
-	h := Handlers{Base: base, roots: Roots(routes), matcher: httpapi.NewMatcher(routes)}
-	return h
+	return Handlers{Base: base, index: sync.OnceValue(func() index {
+		return index{roots: Roots(routes), matcher: httpapi.NewMatcher(routes)}
+	})}
 }
 
 // Roots lists each version's resources: every GET route under
@@ -68,10 +77,14 @@ func isVersion(s string) bool {
 
 // Serve is the route's handler.
 func (h Handlers) Serve(w http.ResponseWriter, r *http.Request) error {
+	var idx index
+	if h.index != nil {
+		idx = h.index()
+	}
 	if r.Method == http.MethodGet || r.Method == http.MethodHead {
 		rest, _ := strings.CutPrefix(httpapi.CanonicalPath(r.URL.Path), "/api/")
 		if version, ok := strings.CutSuffix(rest, "/"); ok && !strings.Contains(version, "/") {
-			if root, ok := h.roots[version]; ok {
+			if root, ok := idx.roots[version]; ok {
 				body := make(map[string]string, len(root))
 				for name, path := range root {
 					body[name] = h.Base.URL(r, path)
@@ -81,8 +94,8 @@ func (h Handlers) Serve(w http.ResponseWriter, r *http.Request) error {
 			}
 		}
 	}
-	if h.matcher == nil {
+	if idx.matcher == nil {
 		return httpapi.NewMatcher(nil).NoRoute(w, r)
 	}
-	return h.matcher.NoRoute(w, r)
+	return idx.matcher.NoRoute(w, r)
 }
