@@ -184,3 +184,56 @@ func TestFixedSecretBounds(t *testing.T) {
 		}
 	})
 }
+
+// Emails up to 254 characters (RFC 5321's path limit), lower-cased.
+func TestNormalizeEmailLength(t *testing.T) {
+	local := strings.Repeat("a", 64)
+	domain := func(n int) string { // n characters ending in ".com"
+		return strings.Repeat("b", n-4) + ".com"
+	}
+	ok := local + "@" + domain(254-65)
+	if len(ok) != 254 {
+		t.Fatalf("built %d characters", len(ok))
+	}
+	if got, err := NormalizeEmail(strings.ToUpper(ok)); err != nil || got != ok {
+		t.Fatalf("254 characters: %q %v", got, err)
+	}
+	long := local + "@" + domain(255-65)
+	if _, err := NormalizeEmail(long); !errs.Is(err, errs.Invalid) {
+		t.Fatalf("255 characters: %v", err)
+	}
+}
+
+// A user's keys stop working when the user is deactivated and come back
+// with them; SetActive on an unknown user is NotFound.
+func TestSetActive(t *testing.T) {
+	enginetest.Run(t, func(t *testing.T, st store.Store) {
+		ctx := t.Context()
+		s, _ := newService(t, st)
+		u, _ := s.EnsureUser(ctx, "alice@example.com")
+		if !u.Active {
+			t.Fatal("a new user is inactive")
+		}
+		if err := s.SetActive(ctx, "nobody", false); !errs.Is(err, errs.NotFound) {
+			t.Fatalf("unknown user: %v", err)
+		}
+		for _, active := range []bool{false, false, true} {
+			if err := s.SetActive(ctx, u.ID, active); err != nil {
+				t.Fatal(err)
+			}
+			got, err := s.UserByEmail(ctx, "ALICE@example.com")
+			if err != nil || got.Active != active || got.ID != u.ID {
+				t.Fatalf("after SetActive(%v): %+v %v", active, got, err)
+			}
+		}
+		if _, err := s.UserByEmail(ctx, "bob@example.com"); !errs.Is(err, errs.NotFound) {
+			t.Fatalf("unknown email: %v", err)
+		}
+		if _, err := s.UserByEmail(ctx, "not an email"); !errs.Is(err, errs.Invalid) {
+			t.Fatalf("bad email: %v", err)
+		}
+		if _, err := s.EnsureUser(ctx, "not an email"); !errs.Is(err, errs.Invalid) {
+			t.Fatalf("EnsureUser with a bad email: %v", err)
+		}
+	})
+}
