@@ -43,6 +43,7 @@ import (
 	"github.com/openrescale/platform/shared/orchestration/stepfunctions"
 	"github.com/openrescale/platform/shared/ratelimit"
 	"github.com/openrescale/platform/shared/storagecreds"
+	"github.com/openrescale/platform/shared/storagecreds/stscreds"
 	"github.com/openrescale/platform/shared/store"
 	"github.com/openrescale/platform/shared/store/dynamostore"
 	"github.com/openrescale/platform/shared/uploads"
@@ -386,7 +387,7 @@ func (w *wiring) apiRoute() (any, error) {
 			// A job's key (the agent's) gets credentials that write only
 			// the job's outputs.
 			deps.Credentials = storagecreds.Scoped{
-				Issuer: &storagecreds.STS{Client: client, RoleARN: role, Bucket: bucketName},
+				Issuer: &stscreds.Issuer{Client: client, RoleARN: role, Bucket: bucketName},
 				Jobs:   storagecreds.AccountKeyJobs{Keys: accts},
 			}
 		}

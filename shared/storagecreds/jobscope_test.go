@@ -14,6 +14,7 @@ import (
 	"github.com/openrescale/platform/shared/accounts"
 	"github.com/openrescale/platform/shared/errs"
 	"github.com/openrescale/platform/shared/storagecreds"
+	"github.com/openrescale/platform/shared/storagecreds/stscreds"
 	"github.com/openrescale/platform/shared/store/boltstore"
 )
 
@@ -80,7 +81,7 @@ func TestScopedNarrowsJobKeys(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			var form url.Values
 			iss := storagecreds.Scoped{
-				Issuer: &storagecreds.STS{Client: stsClient(t, &form), RoleARN: "arn:aws:iam::123456789012:role/openrescale-upload", Bucket: bucket},
+				Issuer: &stscreds.Issuer{Client: stsClient(t, &form), RoleARN: "arn:aws:iam::123456789012:role/openrescale-upload", Bucket: bucket},
 				Jobs:   keyJobs{"jobkey": "J0b1"},
 			}
 			if _, err := iss.Issue(t.Context(), "alice1", tc.key, tc.paths); err != nil {
@@ -102,7 +103,7 @@ func TestScopedNarrowsJobKeys(t *testing.T) {
 	}
 	// Paths outside the owner's directory are refused for job keys too.
 	var form url.Values
-	iss := storagecreds.Scoped{Issuer: &storagecreds.STS{Client: stsClient(t, &form), Bucket: bucket}, Jobs: keyJobs{"jobkey": "J0b1"}}
+	iss := storagecreds.Scoped{Issuer: &stscreds.Issuer{Client: stsClient(t, &form), Bucket: bucket}, Jobs: keyJobs{"jobkey": "J0b1"}}
 	if _, err := iss.Issue(t.Context(), "alice1", "jobkey", []string{"user/user_bob/x"}); !errs.Is(err, errs.Forbidden) {
 		t.Fatalf("another user's path: %v", err)
 	}

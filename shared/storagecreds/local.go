@@ -79,7 +79,7 @@ func (l *Local) Issue(_ context.Context, userID, keyID string, paths []string) (
 // path of the Access; only the AWS credentials (STS) keep a.Read
 // read-only.
 func (l *Local) IssueAccess(ctx context.Context, userID, keyID string, a Access) (Grant, error) {
-	if err := checkAccess(userID, a); err != nil {
+	if err := CheckAccess(userID, a); err != nil {
 		return Grant{}, err
 	}
 	return l.Issue(ctx, userID, keyID, append(append([]string(nil), a.Read...), a.Write...))

@@ -3,9 +3,10 @@
 // directory, user/user_<uid>/, or only to the paths asked for.
 //
 // In AWS they are STS session credentials of a role assumed with a session
-// policy that narrows S3 access to those keys (STS). Locally there is no
-// S3, so the credential is a signed grant the local server honours on its
-// direct-transfer route (Local); docs/api-decisions.md describes its form.
+// policy that narrows S3 access to those keys (SessionPolicy, issued by
+// subpackage stscreds). Locally there is no S3, so the credential is a
+// signed grant the local server honours on its direct-transfer route
+// (Local); docs/api-decisions.md describes its form.
 package storagecreds
 
 import (
