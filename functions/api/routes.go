@@ -130,7 +130,7 @@ func Routes(d Deps) []httpapi.Route {
 	up := fuploads.Handlers{Uploads: d.Uploads, Base: d.Base, Local: d.UploadURLs, Folders: d.FileFolders}
 	cr := fcredentials.Handlers{Issuer: d.Credentials, Base: d.Base}
 	rn := fruns.Handlers{Lifecycle: d.Lifecycle, Live: d.Live, Files: d.Files, FileView: fileView, Base: d.Base}
-	start, stop, cc := httpapi.StartExecution, httpapi.StopExecution, httpapi.ComputeControl
+	start, stop, cc, cread := httpapi.StartExecution, httpapi.StopExecution, httpapi.ComputeControl, httpapi.ComputeRead
 	sts := httpapi.IssueUploadCredentials
 
 	r := httpapi.TableRead
@@ -184,8 +184,8 @@ func Routes(d Deps) []httpapi.Route {
 		{Name: "runs-get", Method: "GET", Path: "/api/v2/jobs/{id}/runs/{run}/", Needs: []httpapi.Permission{r}, Handler: rn.Run},
 		{Name: "runs-files", Method: "GET", Path: "/api/v2/jobs/{id}/runs/{run}/files/", Needs: []httpapi.Permission{r}, Handler: rn.RunFiles},
 		{Name: "runs-stop", Method: "POST", Path: "/api/v2/jobs/{id}/runs/{run}/stop/", Needs: []httpapi.Permission{r, w, stop, cc}, Handler: rn.StopRun},
-		{Name: "runs-directory", Method: "GET", Path: "/api/v2/jobs/{id}/runs/{run}/directory-contents/", Needs: []httpapi.Permission{r, br}, Handler: rn.DirectoryContents},
-		{Name: "runs-tail", Method: "GET", Path: "/api/v2/jobs/{id}/runs/{run}/tail/{path...}", Needs: []httpapi.Permission{r, br}, Handler: rn.Tail},
+		{Name: "runs-directory", Method: "GET", Path: "/api/v2/jobs/{id}/runs/{run}/directory-contents/", Needs: []httpapi.Permission{r, br, cread}, Handler: rn.DirectoryContents},
+		{Name: "runs-tail", Method: "GET", Path: "/api/v2/jobs/{id}/runs/{run}/tail/{path...}", Needs: []httpapi.Permission{r, br, cread}, Handler: rn.Tail},
 		{Name: "clusters-list", Method: "GET", Path: "/api/v3/jobs/{id}/clusters/", Needs: []httpapi.Permission{r}, Handler: rn.Clusters},
 		{Name: "cluster-tasks-create", Method: "POST", Path: "/api/v3/clusters/{id}/tasks/", Needs: []httpapi.Permission{r, w, br, bw}, Handler: rn.CreateTask},
 		{Name: "cluster-tasks-get", Method: "GET", Path: "/api/v3/clusters/{id}/tasks/{task}/", Needs: []httpapi.Permission{r}, Handler: rn.Task},

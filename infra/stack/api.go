@@ -329,7 +329,7 @@ func addGatewayResponses(st awscdk.Stack, api awsapigateway.CfnRestApi) {
 // knownPermissions are the httpapi.Permission values grant understands.
 var knownPermissions = map[httpapi.Permission]bool{
 	httpapi.TableRead: true, httpapi.TableWrite: true, httpapi.BucketRead: true, httpapi.BucketWrite: true,
-	httpapi.StartExecution: true, httpapi.StopExecution: true, httpapi.ComputeControl: true,
+	httpapi.StartExecution: true, httpapi.StopExecution: true, httpapi.ComputeControl: true, httpapi.ComputeRead: true,
 	httpapi.IssueUploadCredentials: true,
 }
 
@@ -365,6 +365,9 @@ func grant(fn awslambda.Function, needs []httpapi.Permission, fns *functions, co
 			lifecycleEnv()
 		case httpapi.ComputeControl:
 			comp.grantControl(fn)
+			lifecycleEnv()
+		case httpapi.ComputeRead:
+			comp.grantDescribe(fn)
 			lifecycleEnv()
 		case httpapi.IssueUploadCredentials:
 			issuer = true

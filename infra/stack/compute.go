@@ -416,6 +416,11 @@ func (cs *ComputeStack) grantControl(fn awslambda.Function) {
 		Actions:   jsii.Strings("batch:TerminateJob"),
 		Resources: &[]*string{cs.jobArns()},
 	}))
+	cs.grantDescribe(fn)
+}
+
+// grantDescribe lets fn read Batch jobs.
+func (cs *ComputeStack) grantDescribe(fn awslambda.Function) {
 	fn.AddToRolePolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
 		// DescribeJobs supports no resource-level permissions (Service
 		// Authorization Reference, AWS Batch: "Resource types" is empty

@@ -36,6 +36,10 @@ const (
 	// ComputeControl is what ending runs needs in AWS: Batch TerminateJob
 	// and DescribeJobs on the platform's job queues (the stop routes).
 	ComputeControl Permission = "compute:control"
+	// ComputeRead is what reading a running run's live files needs in AWS:
+	// Batch DescribeJobs, to find the run's current attempt (the live
+	// file routes).
+	ComputeRead Permission = "compute:read"
 )
 
 // AnyMethod as a Route's Method matches every method (API Gateway's ANY).
