@@ -15,23 +15,17 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-lambda-go/lambda/messages"
-	"github.com/aws/aws-sdk-go-v2/service/batch"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-	"github.com/aws/aws-sdk-go-v2/service/s3"
-	"github.com/aws/aws-sdk-go-v2/service/sfn"
-	"github.com/aws/aws-sdk-go-v2/service/sts"
 
-	"github.com/openrescale/platform/events/batchstate"
-	"github.com/openrescale/platform/events/runstate"
+	"github.com/openrescale/platform/cmd/lambda/lambdatier"
 	"github.com/openrescale/platform/events/s3objects"
 	"github.com/openrescale/platform/functions/api"
 	ffiles "github.com/openrescale/platform/functions/files"
 	"github.com/openrescale/platform/shared/accounts"
 	"github.com/openrescale/platform/shared/auth"
-	"github.com/openrescale/platform/shared/blob/s3blob"
+	"github.com/openrescale/platform/shared/blob"
 	"github.com/openrescale/platform/shared/catalog"
 	"github.com/openrescale/platform/shared/compute"
-	"github.com/openrescale/platform/shared/compute/awsbatch"
 	"github.com/openrescale/platform/shared/customfields"
 	"github.com/openrescale/platform/shared/errs"
 	"github.com/openrescale/platform/shared/files"
@@ -40,10 +34,8 @@ import (
 	"github.com/openrescale/platform/shared/httpapi"
 	"github.com/openrescale/platform/shared/jobs"
 	"github.com/openrescale/platform/shared/lifecycle"
-	"github.com/openrescale/platform/shared/orchestration/stepfunctions"
 	"github.com/openrescale/platform/shared/ratelimit"
 	"github.com/openrescale/platform/shared/storagecreds"
-	"github.com/openrescale/platform/shared/storagecreds/stscreds"
 	"github.com/openrescale/platform/shared/store"
 	"github.com/openrescale/platform/shared/store/dynamostore"
 	"github.com/openrescale/platform/shared/uploads"
@@ -58,6 +50,10 @@ const (
 	routeReconcile     = "reconcile"
 )
 
+// envBatchDeployment is awsbatch.EnvDeployment, named here because the
+// table tier does not link awsbatch (a test holds them equal).
+const envBatchDeployment = "BATCH_DEPLOYMENT"
+
 // build reads the environment once and returns the handler for ROUTE.
 func build(_ context.Context, getenv func(string) string, log *slog.Logger) (any, error) {
 	route, table := getenv("ROUTE"), getenv("TABLE_NAME")
@@ -71,17 +67,51 @@ func build(_ context.Context, getenv func(string) string, log *slog.Logger) (any
 	w := &wiring{route: route, getenv: getenv, log: log, aws: ae, table: table}
 	switch {
 	case route == routeAuthorizer:
+		if err := w.checkTier([]httpapi.Permission{httpapi.TableRead}); err != nil {
+			return nil, err
+		}
 		return gateway.Authorizer{Keys: w.accounts()}.Authorize, nil
 	case route == routeObjectEvents:
+		if err := w.checkTier(fullNeeds()); err != nil {
+			return nil, err
+		}
 		return w.objectEvents()
 	case strings.HasPrefix(route, routeStepPrefix):
+		if err := w.checkTier(fullNeeds()); err != nil {
+			return nil, err
+		}
 		return w.step(strings.TrimPrefix(route, routeStepPrefix))
 	case route == routeBatchJobState:
+		if err := w.checkTier(fullNeeds()); err != nil {
+			return nil, err
+		}
 		return w.batchJobState()
 	case route == routeReconcile:
+		if err := w.checkTier(fullNeeds()); err != nil {
+			return nil, err
+		}
 		return w.reconcile()
 	}
 	return w.apiRoute()
+}
+
+// fullNeeds stands for what the bucket's, the steps', the Batch events'
+// and the reconciler's functions use (S3, Batch, Step Functions): the
+// full tier's.
+func fullNeeds() []httpapi.Permission {
+	return []httpapi.Permission{httpapi.TableRead, httpapi.TableWrite, httpapi.BucketRead, httpapi.BucketWrite,
+		httpapi.StartExecution, httpapi.StopExecution, httpapi.ComputeControl}
+}
+
+// checkTier refuses to start a function this build leaves out the AWS
+// adapters of (lambdatier), so a function deployed from the wrong asset
+// fails its init with the reason rather than answering 503.
+func (w *wiring) checkTier(needs []httpapi.Permission) error {
+	if buildTier == lambdatier.Full || lambdatier.Tier(needs) == buildTier {
+		return nil
+	}
+	return fmt.Errorf("ROUTE=%s needs %v: this is the %s-tier build (-tags %s), which links no AWS service but DynamoDB; deploy the function from the %s-tier asset",
+		w.route, needs, buildTier, lambdatier.TableTag, lambdatier.Tier(needs))
 }
 
 // wiring builds each part of a function at most once, on demand, so a
@@ -95,7 +125,7 @@ type wiring struct {
 
 	st      store.Store
 	accts   *accounts.Service
-	bkt     *s3blob.Bucket
+	bkt     objectStore
 	catalog func() (*catalog.Catalog, error)
 }
 
@@ -124,17 +154,26 @@ func (w *wiring) require(name string) (string, error) {
 	return v, nil
 }
 
+// objectStore is the files bucket as the services use it: s3blob's
+// Bucket in the full tier, a stand-in answering 503 in the table tier
+// (adapters_full.go, adapters_table.go).
+type objectStore interface {
+	blob.Bucket
+	blob.Multipart
+	blob.PartPresigner
+	blob.Signer
+}
+
 // bucket is the files bucket, nil without BUCKET_NAME.
-func (w *wiring) bucket() *s3blob.Bucket {
+func (w *wiring) bucket() objectStore {
 	name := w.getenv("BUCKET_NAME")
 	if w.bkt == nil && name != "" {
-		client := s3.NewFromConfig(w.aws.cfg, func(o *s3.Options) { o.BaseEndpoint = w.aws.endpoint("S3") })
-		w.bkt = s3blob.New(client, name)
+		w.bkt = w.newBucket(name)
 	}
 	return w.bkt
 }
 
-func (w *wiring) requireBucket() (*s3blob.Bucket, error) {
+func (w *wiring) requireBucket() (objectStore, error) {
 	if _, err := w.require("BUCKET_NAME"); err != nil {
 		return nil, err
 	}
@@ -183,52 +222,44 @@ type lifecycleNeeds struct {
 	compute, orchestrator bool
 }
 
+// lifecycleAdapters are the lifecycle's AWS adapters
+// (w.lifecycleAdapters builds them, in the full tier only): nil fields
+// are stand-ins answering 503.
+type lifecycleAdapters struct {
+	compute      compute.Compute
+	orchestrator lifecycle.Orchestrator
+	// live reads running runs' files: it needs compute (Batch finds a
+	// run's prefix).
+	live compute.Live
+}
+
 // lifecycle wires the job lifecycle as cmd/rescale-local does, over AWS
 // Batch (BATCH_DEPLOYMENT) and Step Functions (STATE_MACHINE_ARN).
-func (w *wiring) lifecycle(s services, need lifecycleNeeds) (*lifecycle.Service, *awsbatch.Compute, error) {
+func (w *wiring) lifecycle(s services, need lifecycleNeeds) (*lifecycle.Service, lifecycleAdapters, error) {
 	bucket, err := w.requireBucket()
 	if err != nil {
-		return nil, nil, err
+		return nil, lifecycleAdapters{}, err
 	}
+	a, err := w.lifecycleAdapters(need, bucket)
+	if err != nil {
+		return nil, lifecycleAdapters{}, err
+	}
+	return w.lifecycleWith(s, bucket, a), a, nil
+}
+
+func (w *wiring) lifecycleWith(s services, bucket blob.Bucket, a lifecycleAdapters) *lifecycle.Service {
 	cfg := lifecycle.Config{
 		Store: w.store(), Jobs: s.jobs, Files: s.repo, Folders: s.folders, Bucket: bucket,
 		Keys: w.accounts(), Catalog: w.cat(), Compute: noCompute{}, Orchestrator: noOrchestrator{},
 		APIURL: w.getenv("API_URL"), Now: time.Now, Log: w.log,
 	}
-	var bc *awsbatch.Compute
-	if need.compute {
-		raw, err := w.require(awsbatch.EnvDeployment)
-		if err != nil {
-			return nil, nil, err
-		}
-		if cfg.APIURL, err = w.require("API_URL"); err != nil {
-			return nil, nil, err
-		}
-		dep, err := awsbatch.ParseDeployment(raw)
-		if err != nil {
-			return nil, nil, err
-		}
-		client := batch.NewFromConfig(w.aws.cfg, func(o *batch.Options) { o.BaseEndpoint = w.aws.endpoint("Batch") })
-		bc, err = awsbatch.New(awsbatch.Config{Client: client, Store: w.store(), Queues: dep.Queues,
-			Definitions: dep.Definitions, Bucket: w.getenv("BUCKET_NAME"), Log: w.log})
-		if err != nil {
-			return nil, nil, err
-		}
-		cfg.Compute = bc
+	if a.compute != nil {
+		cfg.Compute = a.compute
 	}
-	if need.orchestrator {
-		arn, err := w.require("STATE_MACHINE_ARN")
-		if err != nil {
-			return nil, nil, err
-		}
-		client := sfn.NewFromConfig(w.aws.cfg, func(o *sfn.Options) { o.BaseEndpoint = w.aws.endpoint("SFN") })
-		o, err := stepfunctions.New(client, arn)
-		if err != nil {
-			return nil, nil, err
-		}
-		cfg.Orchestrator = o
+	if a.orchestrator != nil {
+		cfg.Orchestrator = a.orchestrator
 	}
-	return lifecycle.New(cfg), bc, nil
+	return lifecycle.New(cfg)
 }
 
 // step is a job state machine Task: Step Functions invokes it with the
@@ -272,17 +303,6 @@ func stepHandler(fn lifecycle.StepFunc) func(context.Context, json.RawMessage) (
 		}
 		return nil, messages.InvokeResponse_Error{Type: lifecycle.ErrSystem, Message: err.Error()}
 	}
-}
-
-// batchJobState records Batch's job state changes as run events; ending a
-// run answers its task token, so the lifecycle has Step Functions too.
-func (w *wiring) batchJobState() (any, error) {
-	svc, bc, err := w.lifecycle(w.services(0), lifecycleNeeds{compute: true, orchestrator: true})
-	if err != nil {
-		return nil, err
-	}
-	h := batchstate.Handler{Runs: bc, Record: runstate.Handler{Lifecycle: svc}.Handle, Bucket: w.bucket(), Log: w.log}
-	return h.Handle, nil
 }
 
 // reconcileResult is what the reconcile function returns: how many jobs
@@ -383,27 +403,27 @@ func (w *wiring) apiRoute() (any, error) {
 		deps.Uploads = newUploads(w.store(), s.files, bucket, deps.Objects)
 		deps.Objects.Sessions = deps.Uploads
 		if role := w.getenv("UPLOAD_ROLE_ARN"); role != "" {
-			client := sts.NewFromConfig(w.aws.cfg, func(o *sts.Options) { o.BaseEndpoint = w.aws.endpoint("STS") })
+			iss, err := w.newCredentials(role, bucketName)
+			if err != nil {
+				return nil, err
+			}
 			// A job's key (the agent's) gets credentials that write only
 			// the job's outputs.
-			deps.Credentials = storagecreds.Scoped{
-				Issuer: &stscreds.Issuer{Client: client, RoleARN: role, Bucket: bucketName},
-				Jobs:   storagecreds.AccountKeyJobs{Keys: accts},
-			}
+			deps.Credentials = storagecreds.Scoped{Issuer: iss, Jobs: storagecreds.AccountKeyJobs{Keys: accts}}
 		}
 		// Lifecycle queries (statuses, runs, outputs) need only the store
 		// and bucket; starting and stopping need the adapters.
-		need := lifecycleNeeds{compute: w.getenv(awsbatch.EnvDeployment) != "", orchestrator: w.getenv("STATE_MACHINE_ARN") != ""}
-		var bc *awsbatch.Compute
-		if deps.Lifecycle, bc, err = w.lifecycle(s, need); err != nil {
+		need := lifecycleNeeds{compute: w.getenv(envBatchDeployment) != "", orchestrator: w.getenv("STATE_MACHINE_ARN") != ""}
+		var a lifecycleAdapters
+		if deps.Lifecycle, a, err = w.lifecycle(s, need); err != nil {
 			return nil, err
 		}
 		// A running run's files are what its agent uploads; finding the
 		// run's prefix asks Batch (DescribeJobs), so only a function with
 		// Batch access has them. Without it directory-contents and tail
 		// answer 503.
-		if bc != nil {
-			deps.Live = awsbatch.NewLive(bucket, bc.RunningPrefix)
+		if a.live != nil {
+			deps.Live = a.live
 		}
 	}
 	if usesCustomFields(w.route) {
@@ -418,6 +438,9 @@ func (w *wiring) apiRoute() (any, error) {
 		Base:  base,
 	})
 	if err != nil {
+		return nil, err
+	}
+	if err := w.checkTier(rt.Needs); err != nil {
 		return nil, err
 	}
 	if err := w.checkNeeds(rt.Needs); err != nil {
@@ -449,9 +472,9 @@ func (w *wiring) checkNeeds(needs []httpapi.Permission) error {
 		case httpapi.BucketRead, httpapi.BucketWrite:
 			vars = []string{"BUCKET_NAME"}
 		case httpapi.StartExecution:
-			vars = []string{"BUCKET_NAME", awsbatch.EnvDeployment, "API_URL", "STATE_MACHINE_ARN"}
+			vars = []string{"BUCKET_NAME", envBatchDeployment, "API_URL", "STATE_MACHINE_ARN"}
 		case httpapi.StopExecution, httpapi.ComputeControl:
-			vars = []string{"BUCKET_NAME", awsbatch.EnvDeployment, "API_URL"}
+			vars = []string{"BUCKET_NAME", envBatchDeployment, "API_URL"}
 		}
 		for _, v := range vars {
 			if _, err := w.require(v); err != nil {
@@ -478,7 +501,7 @@ func readsCatalog(route string) bool {
 // presigned URLs, and the complete call hashes objects up to 64 MiB itself
 // (S3 streams that to Lambda in well under API Gateway's 29 s); larger ones
 // are hashed by the ObjectCreated:CompleteMultipartUpload event's function.
-func newUploads(st store.Store, fileSvc *files.Service, bucket *s3blob.Bucket, objects *s3objects.Handler) *uploads.Service {
+func newUploads(st store.Store, fileSvc *files.Service, bucket objectStore, objects *s3objects.Handler) *uploads.Service {
 	return &uploads.Service{
 		Store: st, Files: fileSvc, Multipart: bucket, URLs: uploads.S3URLs{Presigner: bucket}, Now: time.Now,
 		Finish: func(ctx context.Context, key string) (files.File, error) {

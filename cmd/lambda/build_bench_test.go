@@ -4,13 +4,20 @@ import (
 	"context"
 	"log/slog"
 	"testing"
+
+	"github.com/openrescale/platform/cmd/lambda/lambdatier"
 )
 
 // BenchmarkBuild is build()'s share of a cold start, per kind of
 // function (package initialisers are bench/coldstart's to measure). It
-// reaches no AWS service: construction only.
+// reaches no AWS service: construction only. With -tags lambda.tableonly,
+// the table tier's functions only.
 func BenchmarkBuild(b *testing.B) {
-	for _, route := range []string{"analyses-list", "jobs-get", "jobs-submit", "files-upload", "step-start-run", "batch-job-state", "authorizer"} {
+	routes := []string{"analyses-list", "jobs-get", "authorizer"}
+	if buildTier == lambdatier.Full {
+		routes = append(routes, "jobs-submit", "files-upload", "step-start-run", "batch-job-state")
+	}
+	for _, route := range routes {
 		b.Run(route, func(b *testing.B) {
 			env := benchEnv(route)
 			log := slog.New(slog.DiscardHandler)

@@ -1,19 +1,15 @@
 package main
 
 import (
-	"bytes"
-	"context"
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"log/slog"
 	"maps"
-	"mime/multipart"
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -31,8 +27,7 @@ import (
 	"github.com/johannesboyne/gofakes3"
 	"github.com/johannesboyne/gofakes3/backend/s3mem"
 
-	"github.com/openrescale/platform/cmd/lambda/runtimeapi"
-	"github.com/openrescale/platform/events/batchstate"
+	"github.com/openrescale/platform/cmd/lambda/lambdatier"
 	"github.com/openrescale/platform/functions/api"
 	"github.com/openrescale/platform/shared/accounts"
 	"github.com/openrescale/platform/shared/awslocal/motoserver"
@@ -187,6 +182,21 @@ func function(t *testing.T, env map[string]string) lambda.Handler {
 	return lambda.NewHandler(h)
 }
 
+// served is function for a function this build's tier serves (by its
+// needs, as lambdatier.Tier decides); for one it does not, it checks that
+// build refuses it at init, naming the asset to deploy, and reports false.
+func served(t *testing.T, env map[string]string, needs []httpapi.Permission) (lambda.Handler, bool) {
+	t.Helper()
+	if buildTier == lambdatier.Full || lambdatier.Tier(needs) == buildTier {
+		return function(t, env), true
+	}
+	_, err := build(t.Context(), func(k string) string { return env[k] }, slog.New(slog.DiscardHandler))
+	if err == nil || !strings.Contains(err.Error(), "deploy the function from the full-tier asset") {
+		t.Fatalf("the %s tier built ROUTE=%s (needs %v): err %v, want a refusal naming the full tier", buildTier, env["ROUTE"], needs, err)
+	}
+	return nil, false
+}
+
 // invoke sends ev to fn as the Lambda runtime would (JSON in, JSON out).
 func invoke(t *testing.T, fn lambda.Handler, ev any) ([]byte, error) {
 	t.Helper()
@@ -251,7 +261,10 @@ func TestEveryFunction(t *testing.T) {
 	noLive := map[string]bool{"runs-directory": true, "runs-tail": true}
 	for _, rt := range routes {
 		t.Run(rt.Name, func(t *testing.T) {
-			fn := function(t, p.envFor(rt.Name))
+			fn, ok := served(t, p.envFor(rt.Name), rt.Needs)
+			if !ok {
+				return
+			}
 			method := rt.Method
 			if method == httpapi.AnyMethod {
 				method = http.MethodGet
@@ -281,7 +294,11 @@ func TestEveryFunction(t *testing.T) {
 			// Steps differ in what a missing job is to them (validate:
 			// JobInvalid; tear-down: nothing to do), but every failure is
 			// one the definition's Retry and Catch name.
-			_, err := invoke(t, function(t, p.envFor(route)), lifecycle.Ref{JobID: "NoSuch", OwnerID: p.owner.ID})
+			fn, ok := served(t, p.envFor(route), fullNeeds())
+			if !ok {
+				return
+			}
+			_, err := invoke(t, fn, lifecycle.Ref{JobID: "NoSuch", OwnerID: p.owner.ID})
 			known := []string{"", lifecycle.ErrSystem, lifecycle.ErrInvalid, lifecycle.ErrStopped, lifecycle.ErrUserCommand}
 			if !slices.Contains(known, errorType(err)) {
 				t.Errorf("a job that does not exist: error %v", err)
@@ -295,7 +312,11 @@ func TestEveryFunction(t *testing.T) {
 		var ev events.APIGatewayCustomAuthorizerRequestTypeRequest
 		fixture(t, "authorizer-request.json", &ev)
 		ev.Headers["authorization"] = "Token " + p.key
-		out, err := invoke(t, function(t, p.envFor(routeAuthorizer)), ev)
+		fn, ok := served(t, p.envFor(routeAuthorizer), []httpapi.Permission{httpapi.TableRead})
+		if !ok {
+			t.Fatalf("the %s tier does not serve the authorizer", buildTier)
+		}
+		out, err := invoke(t, fn, ev)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -307,7 +328,11 @@ func TestEveryFunction(t *testing.T) {
 	t.Run(routeObjectEvents, func(t *testing.T) {
 		var ev events.S3Event
 		fixtureDir(t, "s3", "object-created-put.json", &ev)
-		if _, err := invoke(t, function(t, p.envFor(routeObjectEvents)), ev); err != nil {
+		fn, ok := served(t, p.envFor(routeObjectEvents), fullNeeds())
+		if !ok {
+			return
+		}
+		if _, err := invoke(t, fn, ev); err != nil {
 			t.Fatal(err)
 		}
 	})
@@ -316,12 +341,20 @@ func TestEveryFunction(t *testing.T) {
 		fixtureDir(t, "batch", "runnable.json", &ev)
 		// Waiting for capacity is no run's news (TestJobThroughFunctions
 		// delivers one that is).
-		if _, err := invoke(t, function(t, p.envFor(routeBatchJobState)), ev); err != nil {
+		fn, ok := served(t, p.envFor(routeBatchJobState), fullNeeds())
+		if !ok {
+			return
+		}
+		if _, err := invoke(t, fn, ev); err != nil {
 			t.Fatal(err)
 		}
 	})
 	t.Run(routeReconcile, func(t *testing.T) {
-		out, err := invoke(t, function(t, p.envFor(routeReconcile)), events.CloudWatchEvent{DetailType: "Scheduled Event", Source: "aws.events"})
+		fn, ok := served(t, p.envFor(routeReconcile), fullNeeds())
+		if !ok {
+			return
+		}
+		out, err := invoke(t, fn, events.CloudWatchEvent{DetailType: "Scheduled Event", Source: "aws.events"})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -353,40 +386,6 @@ func errorType(err error) string {
 	return "not an InvokeResponse_Error: " + err.Error()
 }
 
-func multipartFile(t *testing.T, size int) (string, []byte) {
-	t.Helper()
-	var buf bytes.Buffer
-	mw := multipart.NewWriter(&buf)
-	fw, err := mw.CreateFormFile("file", "data.bin")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := fw.Write(bytes.Repeat([]byte{'x'}, size)); err != nil {
-		t.Fatal(err)
-	}
-	if err := mw.Close(); err != nil {
-		t.Fatal(err)
-	}
-	return mw.FormDataContentType(), buf.Bytes()
-}
-
-// The upload function refuses a file over MAX_UPLOAD_BYTES' default of
-// 4 MiB with 413 and stores one of exactly 4 MiB.
-func TestUploadCap(t *testing.T) {
-	p := newPlatform(t)
-	fn := function(t, p.envFor("files-upload"))
-	for _, c := range []struct {
-		size int
-		want int
-	}{{4<<20 + 1, http.StatusRequestEntityTooLarge}, {4 << 20, http.StatusCreated}} {
-		ct, body := multipartFile(t, c.size)
-		resp := p.call(t, fn, http.MethodPost, "/api/v2/files/contents/", ct, body)
-		if resp.StatusCode != c.want {
-			t.Errorf("%d bytes: %d %.300s, want %d", c.size, resp.StatusCode, resp.Body, c.want)
-		}
-	}
-}
-
 // RATE_LIMIT=1 allows a burst of 2 and refuses the third request at once.
 func TestRateLimit(t *testing.T) {
 	p := newPlatform(t)
@@ -399,221 +398,5 @@ func TestRateLimit(t *testing.T) {
 	}
 	if !slices.Equal(got, []int{200, 200, 429}) {
 		t.Fatalf("statuses %v, want [200 200 429]", got)
-	}
-}
-
-// A job runs through the functions as Step Functions and EventBridge
-// would drive them: created and submitted through the API functions (the
-// execution starts on moto), each step function in the definition's order
-// (start-run submits the run's Batch job on moto), the Batch job's state
-// change through batch-job-state, and the outcome read back through
-// runs-get. A coretype the deployment lacks fails Validate as JobInvalid.
-func TestJobThroughFunctions(t *testing.T) {
-	p := newPlatform(t)
-	create := function(t, p.envFor("jobs-create"))
-	newJob := func(coretype string) string {
-		t.Helper()
-		spec := `{"name": "through lambda", "jobanalyses": [{"analysis": {"code": "user_included"},
-			"command": "echo hello", "hardware": {"coreType": "` + coretype + `", "coresPerSlot": 2}}]}`
-		resp := p.call(t, create, http.MethodPost, "/api/v2/jobs/", "application/json", []byte(spec))
-		var j struct{ ID string }
-		if err := json.Unmarshal([]byte(resp.Body), &j); resp.StatusCode != http.StatusCreated || err != nil || j.ID == "" {
-			t.Fatalf("create job: %d %s", resp.StatusCode, resp.Body)
-		}
-		return j.ID
-	}
-	step := func(name string, ref lifecycle.Ref) ([]byte, error) {
-		return invoke(t, function(t, p.envFor(routeStepPrefix+name)), ref)
-	}
-
-	t.Run("coretype not deployed", func(t *testing.T) {
-		id := newJob("hpc-3")
-		_, err := step("validate", lifecycle.Ref{JobID: id, OwnerID: p.owner.ID})
-		if errorType(err) != lifecycle.ErrInvalid {
-			t.Fatalf("validate: %v, want %s", err, lifecycle.ErrInvalid)
-		}
-	})
-
-	id := newJob("standard-plus")
-	resp := p.call(t, function(t, p.envFor("jobs-submit")), http.MethodPost, "/api/v2/jobs/"+id+"/submit/", "application/json", []byte(`{}`))
-	if resp.StatusCode != http.StatusOK {
-		t.Fatalf("submit: %d %s", resp.StatusCode, resp.Body)
-	}
-	ex, err := p.sfn.DescribeExecution(t.Context(), &sfn.DescribeExecutionInput{
-		ExecutionArn: aws.String(strings.Replace(p.machine, ":stateMachine:", ":execution:", 1) + ":" + id)})
-	if err != nil {
-		t.Fatalf("the submit started no execution named after the job: %v", err)
-	}
-	if !strings.Contains(aws.ToString(ex.Input), id) {
-		t.Fatalf("execution input %s", aws.ToString(ex.Input))
-	}
-
-	ref := lifecycle.Ref{JobID: id, OwnerID: p.owner.ID}
-	out, err := step("validate", ref)
-	var plan lifecycle.Plan
-	if err != nil || json.Unmarshal(out, &plan) != nil || len(plan.Runs) != 1 {
-		t.Fatalf("validate: %s %v", out, err)
-	}
-	for _, name := range []string{"queue", "start-cluster"} {
-		if _, err := step(name, ref); err != nil {
-			t.Fatalf("%s: %v", name, err)
-		}
-	}
-	runRef := ref
-	runRef.Run, runRef.TaskToken = plan.Runs[0], "token-"+id
-	if _, err := step("start-run", runRef); err != nil {
-		t.Fatalf("start-run: %v", err)
-	}
-
-	// moto runs no container: the Batch job is SUCCEEDED at once, and
-	// sends no event, so the test delivers what EventBridge would.
-	listed, err := p.batch.ListJobs(t.Context(), &batch.ListJobsInput{JobQueue: aws.String("standard-plus"), JobStatus: "SUCCEEDED"})
-	if err != nil || len(listed.JobSummaryList) != 1 {
-		t.Fatalf("Batch jobs: %+v %v", listed, err)
-	}
-	described, err := p.batch.DescribeJobs(t.Context(), &batch.DescribeJobsInput{Jobs: []string{aws.ToString(listed.JobSummaryList[0].JobId)}})
-	if err != nil || len(described.Jobs) != 1 {
-		t.Fatalf("describe: %v", err)
-	}
-	detail, err := json.Marshal(awsbatch.DetailOf(described.Jobs[0]))
-	if err != nil {
-		t.Fatal(err)
-	}
-	ev := events.CloudWatchEvent{Version: "0", ID: "e-1", DetailType: batchstate.DetailType, Source: batchstate.Source,
-		AccountID: motoserver.Account, Region: motoserver.Region, Time: time.Now().UTC(), Detail: detail}
-	// The run's task token is moto's to refuse (no such task): answered
-	// already, as far as the lifecycle is concerned.
-	if _, err := invoke(t, function(t, p.envFor(routeBatchJobState)), ev); err != nil {
-		t.Fatalf("batch-job-state: %v", err)
-	}
-	// What the state machine does next, given the task's success output.
-	runRef.TaskToken, runRef.Result = "", json.RawMessage(`{"exitCode":0}`)
-	if _, err := step("collect-outputs", runRef); err != nil {
-		t.Fatalf("collect-outputs: %v", err)
-	}
-	out, err = step("finish", ref)
-	var final lifecycle.Final
-	if err != nil || json.Unmarshal(out, &final) != nil || final.Failed {
-		t.Fatalf("finish: %s %v", out, err)
-	}
-	if _, err := step("tear-down", ref); err != nil {
-		t.Fatalf("tear-down: %v", err)
-	}
-	resp = p.call(t, function(t, p.envFor("runs-get")), http.MethodGet, "/api/v2/jobs/"+id+"/runs/"+plan.Runs[0]+"/", "", nil)
-	var run struct{ DateCompleted *time.Time }
-	if err := json.Unmarshal([]byte(resp.Body), &run); resp.StatusCode != http.StatusOK || err != nil || run.DateCompleted == nil {
-		t.Fatalf("runs-get after the run ended: %d %s", resp.StatusCode, resp.Body)
-	}
-	resp = p.call(t, function(t, p.envFor("jobs-statuses")), http.MethodGet, "/api/v2/jobs/"+id+"/statuses/", "", nil)
-	var statuses struct{ Results []struct{ Status string } }
-	if err := json.Unmarshal([]byte(resp.Body), &statuses); err != nil || len(statuses.Results) == 0 || statuses.Results[0].Status != "Completed" {
-		t.Fatalf("statuses after finish: %d %s", resp.StatusCode, resp.Body)
-	}
-}
-
-// Through the real bootstrap and aws-lambda-go's invoke loop, a step's
-// failure reaches Lambda with errorType = the step error's name, which
-// the state machine's Retry and Catch match.
-func TestStepErrorTypeThroughRuntimeAPI(t *testing.T) {
-	p := newPlatform(t)
-	srv, err := runtimeapi.Start()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer srv.Close()
-	cmd := exec.Command(os.Args[0])
-	cmd.Env = []string{reexecBootstrap + "=1", "AWS_LAMBDA_RUNTIME_API=" + srv.Addr()}
-	for k, v := range p.envFor(routeStepPrefix + "validate") {
-		cmd.Env = append(cmd.Env, k+"="+v)
-	}
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer func() {
-		_ = cmd.Process.Kill()
-		_ = cmd.Wait()
-	}()
-	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
-	defer cancel()
-	if _, err := srv.Ready(ctx); err != nil {
-		t.Fatalf("bootstrap: %v\n%s", err, stderr.String())
-	}
-	res, err := srv.Invoke(ctx, []byte(`{"jobId":"NoSuch","ownerId":"`+p.owner.ID+`"}`))
-	if err != nil {
-		t.Fatalf("%v\n%s", err, stderr.String())
-	}
-	if res.Error == nil || res.Error.Type != lifecycle.ErrInvalid || !strings.Contains(res.Error.Message, "NoSuch") {
-		t.Fatalf("result %+v %s, want errorType %s", res.Error, res.Payload, lifecycle.ErrInvalid)
-	}
-}
-
-// A live-file route given Batch access (BATCH_DEPLOYMENT; its Needs do not
-// ask for it yet, so infra gives none) reads running runs' files through
-// awsbatch.Live: a job that does not exist is 404, where without Batch
-// access the route answers 503.
-func TestLiveFilesWithBatchAccess(t *testing.T) {
-	p := newPlatform(t)
-	for _, withBatch := range []bool{false, true} {
-		env := p.envFor("runs-tail")
-		want := http.StatusServiceUnavailable
-		if withBatch {
-			env[awsbatch.EnvDeployment], env["API_URL"] = p.deployment, "https://api.example.com/prod/api/v2/"
-			want = http.StatusNotFound
-		}
-		resp := p.call(t, function(t, env), http.MethodGet, "/api/v2/jobs/NoSuch/runs/1/tail/process_output.log", "", nil)
-		if resp.StatusCode != want {
-			t.Errorf("Batch access %v: %d %s, want %d", withBatch, resp.StatusCode, resp.Body, want)
-		}
-	}
-}
-
-// The reconcile function ends a submitted job whose execution is no
-// longer running (here moto's one-state machine, finished at once)
-// without having finished it: the lifecycle asks Step Functions for the
-// execution's status.
-func TestReconcile(t *testing.T) {
-	p := newPlatform(t)
-	spec := `{"name": "orphan", "jobanalyses": [{"analysis": {"code": "user_included"},
-		"command": "true", "hardware": {"coreType": "standard-plus", "coresPerSlot": 1}}]}`
-	resp := p.call(t, function(t, p.envFor("jobs-create")), http.MethodPost, "/api/v2/jobs/", "application/json", []byte(spec))
-	var j struct{ ID string }
-	if err := json.Unmarshal([]byte(resp.Body), &j); resp.StatusCode != http.StatusCreated || err != nil {
-		t.Fatalf("create: %d %s", resp.StatusCode, resp.Body)
-	}
-	resp = p.call(t, function(t, p.envFor("jobs-submit")), http.MethodPost, "/api/v2/jobs/"+j.ID+"/submit/", "application/json", []byte(`{}`))
-	if resp.StatusCode != http.StatusOK {
-		t.Fatalf("submit: %d %s", resp.StatusCode, resp.Body)
-	}
-	arn := strings.Replace(p.machine, ":stateMachine:", ":execution:", 1) + ":" + j.ID
-	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(20 * time.Millisecond) {
-		ex, err := p.sfn.DescribeExecution(t.Context(), &sfn.DescribeExecutionInput{ExecutionArn: aws.String(arn)})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if ex.Status != "RUNNING" {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("moto's execution never finished")
-		}
-	}
-	out, err := invoke(t, function(t, p.envFor(routeReconcile)), events.CloudWatchEvent{DetailType: "Scheduled Event", Source: "aws.events"})
-	var res reconcileResult
-	if err != nil || json.Unmarshal(out, &res) != nil || res.Changed != 1 {
-		t.Fatalf("reconcile: %s %v, want 1 changed", out, err)
-	}
-	resp = p.call(t, function(t, p.envFor("jobs-statuses")), http.MethodGet, "/api/v2/jobs/"+j.ID+"/statuses/", "", nil)
-	var statuses struct {
-		Results []struct {
-			Status       string
-			StatusReason *string
-		}
-	}
-	if err := json.Unmarshal([]byte(resp.Body), &statuses); err != nil || len(statuses.Results) == 0 ||
-		statuses.Results[0].Status != "Completed" || statuses.Results[0].StatusReason == nil ||
-		!strings.Contains(*statuses.Results[0].StatusReason, "ended unexpectedly") {
-		t.Fatalf("statuses after reconcile: %s", resp.Body)
 	}
 }

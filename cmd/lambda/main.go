@@ -23,6 +23,16 @@
 // lifecycle and its AWS adapters only where it runs. bench/coldstart
 // measures it.
 //
+// # Tiers
+//
+// The package builds two assets (lambdatier): with -tags lambda.tableonly
+// it links no AWS service but DynamoDB and serves the functions that only
+// read and write the table (API routes whose Needs are table:read and
+// table:write, and the authorizer); without it, every function. The
+// adapters each build has are in adapters_full.go and adapters_table.go;
+// a function started from the table tier that needs more fails its init,
+// naming the asset to deploy instead.
+//
 // # Environment
 //
 // Lambda sets AWS_REGION, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY and
