@@ -50,6 +50,13 @@ func TestCatalogSeed(t *testing.T) {
 		{"coretypes", got.Coretypes(), want.Coretypes()},
 		{"analyses", got.Analyses(), want.Analyses()},
 		{"prices", got.ComputePrices(), want.ComputePrices()},
+		// lazyCatalog serves the lists as the literals themselves.
+		{"coretypes as generated", seedCoretypes(), want.Coretypes()},
+		{"analyses as generated", seedAnalyses(), want.Analyses()},
+		{"prices as generated", seedComputePrices(), want.ComputePrices()},
+		{"the lists' coretypes", lazyCatalog{}.Coretypes(), got.Coretypes()},
+		{"the lists' analyses", lazyCatalog{}.Analyses(), got.Analyses()},
+		{"the lists' prices", lazyCatalog{}.ComputePrices(), got.ComputePrices()},
 	} {
 		if !reflect.DeepEqual(c.got, c.want) {
 			t.Errorf("%s built from catalog_gen.go differ from catalog.Load's", c.name)
