@@ -1,9 +1,12 @@
 // Command coldstart measures what a Lambda cold start of cmd/lambda costs
-// against a bare aws-lambda-go function, both built in the same run the
-// way infra builds the asset (-tags lambda.norpc -trimpath -ldflags '-s -w',
-// CGO off). For each run it serves the Lambda Runtime API on loopback
-// (cmd/lambda/runtimeapi), starts the binary with the environment Lambda
-// and infra give a function, and records
+// against a bare aws-lambda-go function, all built in the same run the
+// way infra builds the assets (-trimpath -ldflags '-s -w', CGO off, the
+// tags of lambdatier.Tags: the table tier adds lambda.tableonly). Each
+// function runs the tier lambdatier.Tier gives its route's Needs, as
+// infra deploys it. For each run it serves the Lambda Runtime API on
+// loopback (cmd/lambda/runtimeapi), starts the binary with the environment
+// Lambda and infra give that function (the lifecycle's and STS's settings
+// only where the route's Needs ask for them), and records
 //
 //   - init: exec to the binary's first GET …/invocation/next (what Lambda
 //     bills as the init phase);
@@ -15,12 +18,13 @@
 // function uses DynamoDB, and its SDK packages' initialisers run in any
 // binary that links them. The three binaries' runs are interleaved, so
 // load on the machine hits them alike. It reports the medians, the ratios
-// to the bare function and the deployed asset's zipped size
-// (the linux/arm64 build infra uploads), and, from one extra run each under
-// GODEBUG=inittrace=1, how much of init the package initialisers take.
+// to the bare function, each build's time and the deployed assets' zipped
+// sizes (the linux/arm64 builds infra uploads, one per tier), and, from one
+// extra run each under GODEBUG=inittrace=1, how much of init the package
+// initialisers take.
 //
-//	go run ./bench/coldstart
-//	go run ./bench/coldstart -n 50 -routes analyses-list,jobs-get,step-start-run,authorizer
+//	go run ./bench/coldstart -n 50
+//	go run ./bench/coldstart -n 50 -routes analyses-list,jobs-get,files-upload,step-start-run,authorizer
 //	go run ./bench/coldstart -asset=false -bin /path/to/other/bootstrap   # compare a build
 //
 // The functions never reach AWS (AWS_ENDPOINT_URL is a closed loopback
@@ -49,26 +53,32 @@ import (
 	"strings"
 	"time"
 
+	"github.com/openrescale/platform/cmd/lambda/lambdatier"
 	"github.com/openrescale/platform/cmd/lambda/runtimeapi"
+	"github.com/openrescale/platform/functions/api"
+	"github.com/openrescale/platform/shared/httpapi"
 )
 
 type options struct {
 	n      int
 	routes []string
 	asset  bool
-	keep   bool
-	bin    string
-	before string
+	// coldCache builds the assets from an empty build cache.
+	coldCache bool
+	keep      bool
+	bin       string
+	before    string
 }
 
 func main() {
 	var o options
 	var routes string
 	flag.IntVar(&o.n, "n", 30, "cold starts per binary")
-	flag.StringVar(&routes, "routes", "analyses-list", "comma-separated ROUTE values to measure; the first is the acceptance route")
+	flag.StringVar(&routes, "routes", "analyses-list,authorizer,files-upload", "comma-separated ROUTE values to measure; the first is the acceptance route")
 	flag.BoolVar(&o.asset, "asset", true, "also build the linux/arm64 asset and report its zipped size")
+	flag.BoolVar(&o.coldCache, "coldcache", false, "build the assets from an empty build cache (a fresh deploy machine's build time)")
 	flag.BoolVar(&o.keep, "keep", false, "keep the build directory")
-	flag.StringVar(&o.bin, "bin", "", "measure this prebuilt binary instead of building cmd/lambda (to compare designs)")
+	flag.StringVar(&o.bin, "bin", "", "measure this prebuilt binary for every route instead of building cmd/lambda's tiers (to compare designs)")
 	flag.StringVar(&o.before, "before", "", "also measure this prebuilt binary (an earlier cmd/lambda), interleaved with the others, as row \"before\"")
 	flag.Parse()
 	o.routes = strings.Split(routes, ",")
@@ -92,31 +102,64 @@ func run(ctx context.Context, o options, out io.Writer) error {
 	} else {
 		defer os.RemoveAll(dir)
 	}
-	routeBin, bareBin := filepath.Join(dir, "route", "bootstrap"), filepath.Join(dir, "bare", "bootstrap")
-	floorBin := filepath.Join(dir, "floor", "bootstrap")
-	builds := []struct{ pkg, out string }{{"./bench/coldstart/bare", bareBin}, {"./bench/coldstart/floor", floorBin}}
+	bareBin, floorBin := filepath.Join(dir, "bare", "bootstrap"), filepath.Join(dir, "floor", "bootstrap")
+	tierBin := map[string]string{
+		lambdatier.Table: filepath.Join(dir, "table", "bootstrap"),
+		lambdatier.Full:  filepath.Join(dir, "full", "bootstrap"),
+	}
+	type target struct {
+		name, pkg, out string
+		tags           []string
+	}
+	builds := []target{
+		{"bare", "./bench/coldstart/bare", bareBin, lambdatier.Tags(lambdatier.Full)},
+		{"bare+DynamoDB", "./bench/coldstart/floor", floorBin, lambdatier.Tags(lambdatier.Full)},
+	}
 	if o.bin == "" {
-		builds = append(builds, struct{ pkg, out string }{"./cmd/lambda", routeBin})
+		for _, tier := range []string{lambdatier.Table, lambdatier.Full} {
+			builds = append(builds, target{"cmd/lambda " + tier + " tier", "./cmd/lambda", tierBin[tier], lambdatier.Tags(tier)})
+		}
 	} else {
-		routeBin = o.bin
+		tierBin[lambdatier.Table], tierBin[lambdatier.Full] = o.bin, o.bin
 	}
+	fmt.Fprintf(out, "native %s builds:\n", goVersion(ctx))
 	for _, b := range builds {
-		if err := build(ctx, root, b.pkg, b.out, nil); err != nil {
-			return err
-		}
-	}
-	fmt.Fprintf(out, "built %s (%s), the bare function (%s) and bare+DynamoDB (%s), native %s\n",
-		"cmd/lambda", size(routeBin), size(bareBin), size(floorBin), goVersion(ctx))
-	if o.asset {
-		asset := filepath.Join(dir, "asset", "bootstrap")
-		if err := build(ctx, root, "./cmd/lambda", asset, []string{"GOOS=linux", "GOARCH=arm64"}); err != nil {
-			return err
-		}
-		zipped, err := zipSize(asset)
+		took, err := build(ctx, root, b.pkg, b.out, b.tags, nil)
 		if err != nil {
 			return err
 		}
-		fmt.Fprintf(out, "asset (linux/arm64 bootstrap): %s, zipped %s\n", size(asset), mib(zipped))
+		fmt.Fprintf(out, "  %s: %s, built in %.1f s\n", b.name, size(b.out), took.Seconds())
+	}
+	if o.asset {
+		// What infra builds and uploads: both tiers for linux/arm64, one
+		// after the other (the second reuses the first's packages).
+		// -coldcache starts from an empty build cache, as a fresh deploy
+		// machine does.
+		env := []string{"GOOS=linux", "GOARCH=arm64"}
+		cache := "this machine's build cache"
+		if o.coldCache {
+			env, cache = append(env, "GOCACHE="+filepath.Join(dir, "gocache")), "an empty build cache"
+		}
+		var total time.Duration
+		fmt.Fprintf(out, "assets (linux/arm64 bootstrap, as infra builds them, from %s):\n", cache)
+		for _, tier := range []string{lambdatier.Table, lambdatier.Full} {
+			asset := filepath.Join(dir, "asset-"+tier, "bootstrap")
+			took, err := build(ctx, root, "./cmd/lambda", asset, lambdatier.Tags(tier), env)
+			if err != nil {
+				return err
+			}
+			total += took
+			zipped, err := zipSize(asset)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(out, "  %s tier: %s, zipped %s, built in %.1f s\n", tier, size(asset), mib(zipped), took.Seconds())
+		}
+		fmt.Fprintf(out, "  both: %.1f s\n", total.Seconds())
+	}
+	needs := map[string][]httpapi.Permission{}
+	for _, rt := range api.Routes(api.Deps{}) {
+		needs[rt.Name] = rt.Needs
 	}
 	apiEvent, err := os.ReadFile(filepath.Join(root, "events", "fixtures", "apigateway", "get-analyses.json"))
 	if err != nil {
@@ -131,13 +174,18 @@ func run(ctx context.Context, o options, out io.Writer) error {
 	fmt.Fprintf(out, "| ROUTE | init | bare init | init ratio | bare+DynamoDB init (ratio) | first invocation | bare first invocation | package inits |\n")
 	fmt.Fprintf(out, "| --- | --- | --- | --- | --- | --- | --- | --- |\n")
 	for _, route := range o.routes {
+		rn, isAPI := needs[route]
+		if !isAPI {
+			rn = functionNeeds(route)
+		}
+		tier := lambdatier.Tier(rn)
 		fns := []function{
-			{bin: routeBin, env: lambdaEnv(home, route), event: eventFor(route, apiEvent)},
-			{bin: bareBin, env: lambdaEnv(home, "bare"), event: apiEvent},
-			{bin: floorBin, env: lambdaEnv(home, "floor"), event: apiEvent},
+			{bin: tierBin[tier], env: lambdaEnv(home, route, rn), event: eventFor(route, apiEvent)},
+			{bin: bareBin, env: lambdaEnv(home, "bare", nil), event: apiEvent},
+			{bin: floorBin, env: lambdaEnv(home, "floor", nil), event: apiEvent},
 		}
 		if o.before != "" {
-			fns = append(fns, function{bin: o.before, env: lambdaEnv(home, route), event: eventFor(route, apiEvent)})
+			fns = append(fns, function{bin: o.before, env: lambdaEnv(home, route, rn), event: eventFor(route, apiEvent)})
 		}
 		samples := make([][]sample, len(fns))
 		for i := 0; i < o.n; i++ {
@@ -159,7 +207,7 @@ func run(ctx context.Context, o options, out io.Writer) error {
 		r, b, f := samples[0], samples[1], samples[2]
 		ri, bi, fi := stat(r, sample.initTime), stat(b, sample.initTime), stat(f, sample.initTime)
 		rf, bf := stat(r, sample.firstTime), stat(b, sample.firstTime)
-		fmt.Fprintf(out, "| %s | %s | %s | %.2f× | %s (%.2f×) | %s | %s | %.1f ms |\n", route, ri, bi,
+		fmt.Fprintf(out, "| %s (%s) | %s | %s | %.2f× | %s (%.2f×) | %s | %s | %.1f ms |\n", route, tier, ri, bi,
 			float64(ri.median)/float64(bi.median), ms(fi.median), float64(fi.median)/float64(bi.median), rf, bf, initTrace.inits)
 		if r[0].status != "" {
 			fmt.Fprintf(out, "|   ↳ first invocation answered %s | | | | | | | |\n", r[0].status)
@@ -262,18 +310,40 @@ func coldStart(ctx context.Context, f function, extraEnv []string) (sample, erro
 	return s, nil
 }
 
+// functionNeeds is what the functions outside the route table use, as
+// Needs: the authorizer reads the table; the others use S3, Batch and
+// Step Functions.
+func functionNeeds(route string) []httpapi.Permission {
+	if route == "authorizer" {
+		return []httpapi.Permission{httpapi.TableRead}
+	}
+	return []httpapi.Permission{httpapi.TableRead, httpapi.TableWrite, httpapi.BucketRead, httpapi.BucketWrite,
+		httpapi.StartExecution, httpapi.StopExecution, httpapi.ComputeControl, httpapi.IssueUploadCredentials}
+}
+
 // lambdaEnv is the environment Lambda gives a provided.al2023 function plus
-// what infra sets (ROUTE, TABLE_NAME, BUCKET_NAME and the lifecycle's
-// settings), and nothing inherited from this machine.
-func lambdaEnv(home, route string) []string {
-	return []string{
+// what infra sets (ROUTE, TABLE_NAME, BUCKET_NAME; the lifecycle's
+// settings and UPLOAD_ROLE_ARN where needs ask for them), and nothing
+// inherited from this machine.
+func lambdaEnv(home, route string, needs []httpapi.Permission) []string {
+	var infra []string
+	for _, n := range needs {
+		switch n {
+		case httpapi.StartExecution, httpapi.StopExecution, httpapi.ComputeControl:
+			infra = append(infra,
+				"API_URL=https://gy415nuibc.execute-api.us-east-1.amazonaws.com/prod/api/v2/",
+				"STATE_MACHINE_ARN=arn:aws:states:us-east-1:123456789012:stateMachine:Job",
+				`BATCH_DEPLOYMENT={"queues":{"standard-plus":{"queue":"arn:aws:batch:us-east-1:123456789012:job-queue/standard-plus","coresPerNode":4}},"definitions":{"*":{"single":"agent-single"}}}`)
+		case httpapi.IssueUploadCredentials:
+			infra = append(infra, "UPLOAD_ROLE_ARN=arn:aws:iam::123456789012:role/UploadRole")
+		}
+	}
+	slices.Sort(infra)
+	infra = slices.Compact(infra)
+	return append([]string{
 		"ROUTE=" + route,
 		"TABLE_NAME=OpenRescalePlatform-Table",
 		"BUCKET_NAME=openrescaleplatform-files",
-		"API_URL=https://gy415nuibc.execute-api.us-east-1.amazonaws.com/prod/api/v2/",
-		"STATE_MACHINE_ARN=arn:aws:states:us-east-1:123456789012:stateMachine:Job",
-		`BATCH_DEPLOYMENT={"queues":{"standard-plus":{"queue":"arn:aws:batch:us-east-1:123456789012:job-queue/standard-plus","coresPerNode":4}},"definitions":{"*":{"single":"agent-single"}}}`,
-		"UPLOAD_ROLE_ARN=arn:aws:iam::123456789012:role/UploadRole",
 		"AWS_REGION=us-east-1",
 		"AWS_DEFAULT_REGION=us-east-1",
 		"AWS_ACCESS_KEY_ID=ASIAXXXXXXXXXXXXXXXX",
@@ -293,7 +363,7 @@ func lambdaEnv(home, route string) []string {
 		"LANG=en_US.UTF-8",
 		"PATH=/usr/local/bin:/usr/bin:/bin",
 		"HOME=" + home,
-	}
+	}, infra...)
 }
 
 // eventFor is the event a route's function is sent: the API Gateway
@@ -317,15 +387,17 @@ func eventFor(route string, apiEvent []byte) []byte {
 	return apiEvent
 }
 
-func build(ctx context.Context, root, pkg, out string, env []string) error {
-	cmd := exec.CommandContext(ctx, "go", "build", "-tags", "lambda.norpc", "-trimpath", "-buildvcs=false",
+// build builds pkg as infra builds an asset, and says how long it took.
+func build(ctx context.Context, root, pkg, out string, tags, env []string) (time.Duration, error) {
+	cmd := exec.CommandContext(ctx, "go", "build", "-tags", strings.Join(tags, ","), "-trimpath", "-buildvcs=false",
 		"-ldflags", "-s -w", "-o", out, pkg)
 	cmd.Dir = root
 	cmd.Env = append(append(os.Environ(), "CGO_ENABLED=0"), env...)
+	start := time.Now()
 	if b, err := cmd.CombinedOutput(); err != nil {
-		return fmt.Errorf("go build %s: %w\n%s", pkg, err, b)
+		return 0, fmt.Errorf("go build %s: %w\n%s", pkg, err, b)
 	}
-	return nil
+	return time.Since(start), nil
 }
 
 func repoRoot() (string, error) {
