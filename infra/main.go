@@ -1,11 +1,12 @@
 // Command infra is the CDK app (cdk.json: "go run ./infra"). It builds the
-// one Lambda bootstrap binary for linux/arm64 and the job agent for
+// Lambda bootstrap binaries (two tiers) for linux/arm64 and the job agent for
 // linux/amd64, and synthesises the platform from the route table, the
 // lifecycle's state machine and the catalog, so deployed routes, steps and
 // coretypes can never drift from the code.
 //
 // Environment: LAMBDA_ASSET_DIR skips the Lambda build and uses a directory
-// that already holds "bootstrap"; AGENT_BINARY skips the agent build and
+// that already holds "bootstrap" (LAMBDA_TABLE_ASSET_DIR: the table tier
+// build, cmd/lambda/lambdatier); AGENT_BINARY skips the agent build and
 // uses that file; CDK_OUTDIR (set by the cdk CLI) overrides the output
 // directory "cdk.out".
 //
@@ -33,6 +34,7 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/jsii-runtime-go"
 
+	"github.com/openrescale/platform/cmd/lambda/lambdatier"
 	"github.com/openrescale/platform/functions/api"
 	"github.com/openrescale/platform/infra/stack"
 	"github.com/openrescale/platform/shared/catalog"
@@ -55,10 +57,18 @@ func run(ctx context.Context, getenv func(string) string) error {
 	// so the build directories are not needed afterwards.
 	defer os.RemoveAll(tmp)
 
-	assetDir := getenv("LAMBDA_ASSET_DIR")
+	// Two builds of cmd/lambda: the full one, and the table tier most API
+	// functions run for their cold starts (cmd/lambda/lambdatier).
+	assetDir, tableAssetDir := getenv("LAMBDA_ASSET_DIR"), getenv("LAMBDA_TABLE_ASSET_DIR")
 	if assetDir == "" {
 		assetDir = filepath.Join(tmp, "lambda")
-		if err := build(ctx, "./cmd/lambda", filepath.Join(assetDir, "bootstrap"), "arm64", "lambda.norpc"); err != nil {
+		if err := build(ctx, "./cmd/lambda", filepath.Join(assetDir, "bootstrap"), "arm64", strings.Join(lambdatier.Tags(lambdatier.Full), ",")); err != nil {
+			return err
+		}
+	}
+	if tableAssetDir == "" {
+		tableAssetDir = filepath.Join(tmp, "lambda-table")
+		if err := build(ctx, "./cmd/lambda", filepath.Join(tableAssetDir, "bootstrap"), "arm64", strings.Join(lambdatier.Tags(lambdatier.Table), ",")); err != nil {
 			return err
 		}
 	}
@@ -110,7 +120,7 @@ func run(ctx context.Context, getenv func(string) string) error {
 		return err
 	}
 	props.Routes = api.Routes(api.Deps{})
-	props.AssetDir, props.AgentImageDir = assetDir, agentDir
+	props.AssetDir, props.TableAssetDir, props.AgentImageDir = assetDir, tableAssetDir, agentDir
 	props.FunctionEnv = env
 
 	// The cdk CLI sets these from the caller's credentials; without them the

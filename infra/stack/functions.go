@@ -6,6 +6,9 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslambda"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awss3"
 	"github.com/aws/jsii-runtime-go"
+
+	"github.com/openrescale/platform/cmd/lambda/lambdatier"
+	"github.com/openrescale/platform/shared/httpapi"
 )
 
 // Environment variables cmd/lambda reads, beyond a route's own settings.
@@ -29,9 +32,13 @@ const MaxEnvBytes = 4096
 // functions makes the platform's Lambda functions, all from the one
 // cmd/lambda binary, in whichever stack they belong.
 type functions struct {
-	assetDir string
-	table    awsdynamodb.Table
-	bucket   awss3.Bucket
+	// assetDirs are the cmd/lambda builds by lambdatier tier; needs are
+	// the functions' permissions the tier is chosen by (a function not in
+	// it runs the full tier).
+	assetDirs map[string]string
+	needs     map[string][]httpapi.Permission
+	table     awsdynamodb.Table
+	bucket    awss3.Bucket
 	// code is per stack: an asset belongs to the stack that first uses it.
 	code map[string]awslambda.Code
 	all  map[string]awslambda.Function
@@ -43,12 +50,16 @@ func (f *functions) new(scope awscdk.Stack, route, description string, env map[s
 	if f.code == nil {
 		f.code = map[string]awslambda.Code{}
 	}
-	key := *scope.Node().Path()
+	tier := lambdatier.Full
+	if needs, ok := f.needs[route]; ok {
+		tier = lambdatier.Tier(needs)
+	}
+	key := *scope.Node().Path() + "#" + tier
 	code, ok := f.code[key]
 	if !ok {
 		// The same file in every stack has the same hash, so it is
 		// uploaded once.
-		code = awslambda.Code_FromAsset(jsii.String(f.assetDir), nil)
+		code = awslambda.Code_FromAsset(jsii.String(f.assetDirs[tier]), nil)
 		f.code[key] = code
 	}
 	vars := map[string]*string{

@@ -142,6 +142,7 @@ type function struct {
 		MemorySize       int
 		Timeout          int
 		Environment      struct{ Variables map[string]json.RawMessage }
+		Code             struct{ S3Key json.RawMessage }
 		Role             struct {
 			GetAtt []string `json:"Fn::GetAtt"`
 		}

@@ -37,6 +37,7 @@ import (
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
 
+	"github.com/openrescale/platform/cmd/lambda/lambdatier"
 	"github.com/openrescale/platform/shared/catalog"
 	"github.com/openrescale/platform/shared/httpapi"
 	"github.com/openrescale/platform/shared/lifecycle"
@@ -92,8 +93,14 @@ type Props struct {
 	// Public and Needs are read.
 	Routes []httpapi.Route
 	// AssetDir holds the built cmd/lambda binary named "bootstrap", the
-	// layout the provided.al2023 runtime expects.
+	// layout the provided.al2023 runtime expects: the full tier, which
+	// serves every function.
 	AssetDir string
+	// TableAssetDir holds cmd/lambda built for the table tier
+	// (lambdatier.Tags(lambdatier.Table)), which the functions that only
+	// use the table run for cheaper cold starts; "" runs them from
+	// AssetDir.
+	TableAssetDir string
 	// AgentImageDir is the Docker build context of the job agent image:
 	// infra/agentimage's Dockerfile and the linux/amd64 cmd/agent binary
 	// named "agent". It is built at deploy time (cdk deploy needs Docker),
@@ -174,7 +181,14 @@ func NewPlatformStack(scope constructs.Construct, id string, props Props) (*Plat
 
 	st := awscdk.NewStack(scope, jsii.String(id), &props.StackProps)
 	ps := &PlatformStack{Stack: st, Functions: map[string]awslambda.Function{}}
-	fns := &functions{assetDir: props.AssetDir, all: ps.Functions}
+	fns := &functions{assetDirs: map[string]string{lambdatier.Full: props.AssetDir, lambdatier.Table: props.TableAssetDir}, all: ps.Functions,
+		needs: map[string][]httpapi.Permission{AuthorizerRoute: {httpapi.TableRead}}}
+	if props.TableAssetDir == "" {
+		fns.assetDirs[lambdatier.Table] = props.AssetDir
+	}
+	for _, rt := range props.Routes {
+		fns.needs[rt.Name] = rt.Needs
+	}
 
 	ps.Data = newDataStack(st, fns)
 	fns.table, fns.bucket = ps.Data.Table, ps.Data.Bucket
@@ -231,7 +245,11 @@ func validate(p Props) ([]routeGroup, error) {
 			return nil, fmt.Errorf("%s is required", name)
 		}
 	}
-	for _, f := range []string{filepath.Join(p.AssetDir, "bootstrap"), filepath.Join(p.AgentImageDir, "Dockerfile"), filepath.Join(p.AgentImageDir, "agent")} {
+	assets := []string{filepath.Join(p.AssetDir, "bootstrap"), filepath.Join(p.AgentImageDir, "Dockerfile"), filepath.Join(p.AgentImageDir, "agent")}
+	if p.TableAssetDir != "" {
+		assets = append(assets, filepath.Join(p.TableAssetDir, "bootstrap"))
+	}
+	for _, f := range assets {
 		if fi, err := os.Stat(f); err != nil {
 			return nil, fmt.Errorf("asset: %w", err)
 		} else if fi.IsDir() {

@@ -18,6 +18,7 @@ import (
 	"github.com/aws/jsii-runtime-go"
 	"github.com/cdklabs/cdk-nag-go/cdknag/v2"
 
+	"github.com/openrescale/platform/cmd/lambda/lambdatier"
 	"github.com/openrescale/platform/functions/api"
 	"github.com/openrescale/platform/infra/stack"
 	"github.com/openrescale/platform/shared/asl"
@@ -125,6 +126,7 @@ func goodProps(t testing.TB) stack.Props {
 	p := stack.Props{
 		Routes:        api.Routes(api.Deps{}),
 		AssetDir:      fakeDir(t, map[string]string{"bootstrap": "#!/bin/sh\n"}),
+		TableAssetDir: fakeDir(t, map[string]string{"bootstrap": "#!/bin/sh\n# table tier\n"}),
 		AgentImageDir: fakeDir(t, map[string]string{"agent": "#!/bin/sh\n", "Dockerfile": "ARG BASE_IMAGE\nFROM ${BASE_IMAGE}\nCOPY agent /agent\n"}),
 		ConsoleDir:    fakeDir(t, map[string]string{"index.html": "<!doctype html>\n"}),
 		Spot:          map[string]bool{stack.DefaultCoretypes[0]: true},
@@ -289,6 +291,14 @@ func TestFunctions(t *testing.T) {
 		needs[rt.Name] = rt.Needs
 	}
 	lifecycleEnv := []string{awsbatch.EnvDeployment, stack.EnvAPIURL}
+	codes := map[string][]string{}
+	defer func() {
+		// Each tier is one asset, a different one per tier.
+		table, full := slices.Compact(slices.Sorted(slices.Values(codes[lambdatier.Table]))), slices.Compact(slices.Sorted(slices.Values(codes[lambdatier.Full])))
+		if len(table) != 1 || len(full) != 1 || table[0] == full[0] || len(codes[lambdatier.Table]) < 20 {
+			t.Errorf("function code: table tier %v (%d functions), full tier %v", table, len(codes[lambdatier.Table]), full)
+		}
+	}()
 	for route, fn := range fns {
 		p := fn.Properties
 		if p.Runtime != "provided.al2023" || p.Handler != "bootstrap" || !slices.Equal(p.Architectures, []string{"arm64"}) {
@@ -320,6 +330,15 @@ func TestFunctions(t *testing.T) {
 				t.Errorf("%s: environment lacks %s", route, v)
 			}
 		}
+		// The function runs the build its needs call for: the table tier
+		// for the table-only routes and the authorizer.
+		tier := lambdatier.Full
+		if isRoute {
+			tier = lambdatier.Tier(rn)
+		} else if route == stack.AuthorizerRoute {
+			tier = lambdatier.Table
+		}
+		codes[tier] = append(codes[tier], string(p.Code.S3Key))
 		if n := envSize(p.Environment.Variables); n >= stack.MaxEnvBytes {
 			t.Errorf("%s: environment is about %d bytes, Lambda allows %d", route, n, stack.MaxEnvBytes)
 		}
