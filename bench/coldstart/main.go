@@ -132,7 +132,8 @@ func run(ctx context.Context, o options, out io.Writer) error {
 	}
 	if o.asset {
 		// What infra builds and uploads: both tiers for linux/arm64, one
-		// after the other (the second reuses the first's packages).
+		// after the other. The table tier's packages are the full tier's
+		// but cmd/lambda, so built second it compiles that one package.
 		// -coldcache starts from an empty build cache, as a fresh deploy
 		// machine does.
 		env := []string{"GOOS=linux", "GOARCH=arm64"}
@@ -142,7 +143,7 @@ func run(ctx context.Context, o options, out io.Writer) error {
 		}
 		var total time.Duration
 		fmt.Fprintf(out, "assets (linux/arm64 bootstrap, as infra builds them, from %s):\n", cache)
-		for _, tier := range []string{lambdatier.Table, lambdatier.Full} {
+		for _, tier := range []string{lambdatier.Full, lambdatier.Table} {
 			asset := filepath.Join(dir, "asset-"+tier, "bootstrap")
 			took, err := build(ctx, root, "./cmd/lambda", asset, lambdatier.Tags(tier), env)
 			if err != nil {
