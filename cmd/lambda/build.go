@@ -127,6 +127,7 @@ type wiring struct {
 	accts   *accounts.Service
 	bkt     objectStore
 	catalog func() (*catalog.Catalog, error)
+	lists   *readyLists
 }
 
 func (w *wiring) store() store.Store {
@@ -189,7 +190,10 @@ func (w *wiring) cat() lazyCatalog {
 			return catalog.New(seedCoretypes(), seedAnalyses(), seedComputePrices())
 		})
 	}
-	return lazyCatalog{w.catalog}
+	if w.lists == nil {
+		w.lists = &readyLists{}
+	}
+	return lazyCatalog{get: w.catalog, lists: w.lists}
 }
 
 // services are the domain services over the store (and the bucket, when
@@ -448,13 +452,16 @@ func (w *wiring) apiRoute() (any, error) {
 	}
 	if readsCatalog(w.route) {
 		// The list routes render the generated literals, which need no
-		// catalog (lazyCatalog); encoding/json's encoders of what they
-		// render are built now rather than in the first request (decoding
-		// the JSON seed used to build them as a side effect).
+		// catalog (lazyCatalog). The first request's copy of each list is
+		// built now, and so are encoding/json's encoders of what they
+		// render (decoding the JSON seed used to build them as a side
+		// effect), which the first request would otherwise pay for.
+		l := w.cat().lists
+		l.coretypes, l.analyses, l.prices = seedCoretypes(), seedAnalyses(), seedComputePrices()
 		enc := json.NewEncoder(io.Discard)
-		_ = enc.Encode(seedCoretypes()[:1])
-		_ = enc.Encode(seedAnalyses()[:1])
-		_ = enc.Encode(seedComputePrices()[:1])
+		_ = enc.Encode(l.coretypes[:1])
+		_ = enc.Encode(l.analyses[:1])
+		_ = enc.Encode(l.prices[:1])
 	}
 	return h, nil
 }
@@ -510,7 +517,33 @@ func newUploads(st store.Store, fileSvc *files.Service, bucket objectStore, obje
 // lazyCatalog is the catalog behind every interface the handlers and
 // services read it through, built on first use.
 type lazyCatalog struct {
-	get func() (*catalog.Catalog, error)
+	get   func() (*catalog.Catalog, error)
+	lists *readyLists
+}
+
+// readyLists are copies of the lists built at init for the first request
+// of the list routes; each is handed out once (callers own what they
+// get), later calls build their own.
+type readyLists struct {
+	mu        sync.Mutex
+	coretypes []catalog.Coretype
+	analyses  []catalog.Analysis
+	prices    []catalog.ComputePrice
+}
+
+// take hands out the ready list field selects once, then fresh ones.
+func take[T any](l *readyLists, field func(*readyLists) *[]T, fresh func() []T) []T {
+	if l != nil {
+		l.mu.Lock()
+		p := field(l)
+		r := *p
+		*p = nil
+		l.mu.Unlock()
+		if r != nil {
+			return r
+		}
+	}
+	return fresh()
 }
 
 func (c lazyCatalog) load() *catalog.Catalog {
@@ -526,11 +559,19 @@ func (c lazyCatalog) load() *catalog.Catalog {
 // Coretypes, Analyses and ComputePrices are the generated literals: they
 // are what the built catalog's methods return, in its order (gencatalog
 // writes them from those methods; TestCatalogSeed holds them equal), and
-// a fresh copy on every call as those are. So the list routes never build
-// the catalog: copying and validating it was most of their init.
-func (c lazyCatalog) Coretypes() []catalog.Coretype         { return seedCoretypes() }
-func (c lazyCatalog) Analyses() []catalog.Analysis          { return seedAnalyses() }
-func (c lazyCatalog) ComputePrices() []catalog.ComputePrice { return seedComputePrices() }
+// a fresh copy on every call as those are (the first call of a list
+// route's function takes the copy built at init). So the list routes
+// never build the catalog: copying and validating it was most of their
+// init.
+func (c lazyCatalog) Coretypes() []catalog.Coretype {
+	return take(c.lists, func(l *readyLists) *[]catalog.Coretype { return &l.coretypes }, seedCoretypes)
+}
+func (c lazyCatalog) Analyses() []catalog.Analysis {
+	return take(c.lists, func(l *readyLists) *[]catalog.Analysis { return &l.analyses }, seedAnalyses)
+}
+func (c lazyCatalog) ComputePrices() []catalog.ComputePrice {
+	return take(c.lists, func(l *readyLists) *[]catalog.ComputePrice { return &l.prices }, seedComputePrices)
+}
 
 func (c lazyCatalog) SearchAnalyses(q string) []catalog.Analysis { return c.load().SearchAnalyses(q) }
 func (c lazyCatalog) Coretype(code string) (catalog.Coretype, bool) {

@@ -66,3 +66,20 @@ func TestCatalogSeed(t *testing.T) {
 		t.Fatal("the embedded catalog is empty")
 	}
 }
+
+// The list built at init goes to the first caller only: each caller owns
+// its copy, as the catalog's own methods promise.
+func TestReadyListsHandedOutOnce(t *testing.T) {
+	ready := seedAnalyses()
+	c := lazyCatalog{lists: &readyLists{analyses: ready}}
+	first, second := c.Analyses(), c.Analyses()
+	if len(first) == 0 || &first[0] != &ready[0] {
+		t.Fatal("the first call did not get the list built at init")
+	}
+	if &second[0] == &first[0] || !reflect.DeepEqual(first, second) {
+		t.Fatal("the second call shares the first's list, or differs from it")
+	}
+	if got := (lazyCatalog{}).Coretypes(); !reflect.DeepEqual(got, seedCoretypes()) {
+		t.Fatal("coretypes without ready lists")
+	}
+}
