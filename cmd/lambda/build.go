@@ -476,7 +476,7 @@ func (w *wiring) checkNeeds(needs []httpapi.Permission) error {
 			vars = []string{"BUCKET_NAME"}
 		case httpapi.StartExecution:
 			vars = []string{"BUCKET_NAME", envBatchDeployment, "API_URL", "STATE_MACHINE_ARN"}
-		case httpapi.StopExecution, httpapi.ComputeControl:
+		case httpapi.StopExecution, httpapi.ComputeControl, httpapi.ComputeRead:
 			vars = []string{"BUCKET_NAME", envBatchDeployment, "API_URL"}
 		}
 		for _, v := range vars {

@@ -9,6 +9,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"log/slog"
 	"mime/multipart"
 	"net/http"
 	"os"
@@ -262,23 +263,24 @@ func TestStepErrorTypeThroughRuntimeAPI(t *testing.T) {
 	}
 }
 
-// A live-file route given Batch access (BATCH_DEPLOYMENT; its Needs do not
-// ask for it yet, so infra gives none) reads running runs' files through
-// awsbatch.Live: a job that does not exist is 404, where without Batch
-// access the route answers 503.
+// A live-file route (Needs ComputeRead) gets Batch access from infra
+// (BATCH_DEPLOYMENT) and reads running runs' files through awsbatch.Live:
+// a job that does not exist is 404. Without the setting the function
+// refuses to start, naming it, rather than answering 503 at every request.
 func TestLiveFilesWithBatchAccess(t *testing.T) {
 	p := newPlatform(t)
-	for _, withBatch := range []bool{false, true} {
-		env := p.envFor("runs-tail")
-		want := http.StatusServiceUnavailable
-		if withBatch {
-			env[awsbatch.EnvDeployment], env["API_URL"] = p.deployment, "https://api.example.com/prod/api/v2/"
-			want = http.StatusNotFound
-		}
-		resp := p.call(t, function(t, env), http.MethodGet, "/api/v2/jobs/NoSuch/runs/1/tail/process_output.log", "", nil)
-		if resp.StatusCode != want {
-			t.Errorf("Batch access %v: %d %s, want %d", withBatch, resp.StatusCode, resp.Body, want)
-		}
+	env := p.envFor("runs-tail")
+	if env[awsbatch.EnvDeployment] == "" {
+		t.Fatalf("runs-tail's environment lacks %s: %v", awsbatch.EnvDeployment, env)
+	}
+	resp := p.call(t, function(t, env), http.MethodGet, "/api/v2/jobs/NoSuch/runs/1/tail/process_output.log", "", nil)
+	if resp.StatusCode != http.StatusNotFound {
+		t.Errorf("tail of a job that does not exist: %d %s, want 404", resp.StatusCode, resp.Body)
+	}
+	delete(env, awsbatch.EnvDeployment)
+	_, err := build(t.Context(), func(k string) string { return env[k] }, slog.New(slog.DiscardHandler))
+	if err == nil || !strings.Contains(err.Error(), awsbatch.EnvDeployment) {
+		t.Errorf("runs-tail without %s: %v, want an init error naming it", awsbatch.EnvDeployment, err)
 	}
 }
 

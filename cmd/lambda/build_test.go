@@ -161,7 +161,7 @@ func (p *platform) envFor(route string) map[string]string {
 			}
 			for _, n := range rt.Needs {
 				switch n {
-				case httpapi.StartExecution, httpapi.StopExecution, httpapi.ComputeControl:
+				case httpapi.StartExecution, httpapi.StopExecution, httpapi.ComputeControl, httpapi.ComputeRead:
 					lifecycleEnv(true)
 				case httpapi.IssueUploadCredentials:
 					env["UPLOAD_ROLE_ARN"] = "arn:aws:iam::" + motoserver.Account + ":role/upload"

@@ -381,7 +381,7 @@ func (as *APIStack) apiV2URL() *string {
 	return awscdk.Fn_Join(jsii.String(""), &[]*string{as.URL, jsii.String("api/v2/")})
 }
 
-// newUploadRole is the role storagecreds.STS assumes with a session policy
+// newUploadRole is the role stscreds.Issuer (shared/storagecreds/stscreds) assumes with a session policy
 // narrowing it to one caller's directory. The role itself bounds what any
 // session can do: objects under user/ only, so even a faulty session policy
 // cannot reach other keys.
