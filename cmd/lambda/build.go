@@ -413,7 +413,7 @@ func (w *wiring) apiRoute() (any, error) {
 			}
 			// A job's key (the agent's) gets credentials that write only
 			// the job's outputs.
-			deps.Credentials = storagecreds.Scoped{Issuer: iss, Jobs: storagecreds.AccountKeyJobs{Keys: accts}}
+			deps.Credentials = storagecreds.Scoped{Issuer: iss, Jobs: storagecreds.CallerKeyJobs{Fallback: storagecreds.AccountKeyJobs{Keys: accts}}}
 		}
 		// Lifecycle queries (statuses, runs, outputs) need only the store
 		// and bucket; starting and stopping need the adapters.

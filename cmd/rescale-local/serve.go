@@ -202,7 +202,7 @@ func Open(ctx context.Context, cfg Config, stdout io.Writer, log *slog.Logger) (
 		UploadURLs:   partURLs,
 		// A job's own key gets credentials narrowed to its inputs and
 		// outputs, as in AWS.
-		Credentials:    storagecreds.Scoped{Issuer: grants, Jobs: storagecreds.AccountKeyJobs{Keys: m.accounts}},
+		Credentials:    storagecreds.Scoped{Issuer: grants, Jobs: storagecreds.CallerKeyJobs{Fallback: storagecreds.AccountKeyJobs{Keys: m.accounts}}},
 		Grants:         grants,
 		FileFolders:    folderSvc,
 		FileInUse:      jobSvc,

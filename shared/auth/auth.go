@@ -58,5 +58,5 @@ func Check(ctx context.Context, keys KeyChecker, key string) (httpapi.Principal,
 	if err != nil {
 		return httpapi.Principal{}, err
 	}
-	return httpapi.Principal{UserID: u.ID, Email: u.Email, KeyID: k.ID}, nil
+	return httpapi.Principal{UserID: u.ID, Email: u.Email, KeyID: k.ID, JobID: k.JobID, JobKnown: true}, nil
 }

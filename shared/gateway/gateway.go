@@ -42,6 +42,10 @@ const (
 	ctxUserID = "userId"
 	ctxEmail  = "email"
 	ctxKeyID  = "keyId"
+	// ctxJobID is the key's job, "" for a user's own key; a context
+	// without it (cached by API Gateway before it was added) leaves the
+	// principal's JobKnown false.
+	ctxJobID = "jobId"
 )
 
 // Authenticator trusts the principal the Lambda authorizer put in the
@@ -60,7 +64,8 @@ func (a Authenticator) Authenticate(r *http.Request) (httpapi.Principal, error) 
 		if uid != "" {
 			email, _ := gw.Authorizer[ctxEmail].(string)
 			kid, _ := gw.Authorizer[ctxKeyID].(string)
-			return httpapi.Principal{UserID: uid, Email: email, KeyID: kid}, nil
+			jid, known := gw.Authorizer[ctxJobID].(string)
+			return httpapi.Principal{UserID: uid, Email: email, KeyID: kid, JobID: jid, JobKnown: known}, nil
 		}
 	}
 	if a.Fallback == nil {
@@ -107,7 +112,7 @@ func (a Authorizer) Authorize(ctx context.Context, req events.APIGatewayCustomAu
 				Resource: []string{stageWildcard(req.MethodArn)},
 			}},
 		},
-		Context: map[string]any{ctxUserID: p.UserID, ctxEmail: p.Email, ctxKeyID: p.KeyID},
+		Context: map[string]any{ctxUserID: p.UserID, ctxEmail: p.Email, ctxKeyID: p.KeyID, ctxJobID: p.JobID},
 	}, nil
 }
 

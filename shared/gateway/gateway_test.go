@@ -79,8 +79,15 @@ func TestAuthorizer(t *testing.T) {
 			strings.Join(stmt.Resource, ",") != "arn:aws:execute-api:eu-west-1:123456789012:abcdef1234/prod/*" {
 			t.Fatalf("statement %+v", stmt)
 		}
-		if got.Context["userId"] != alice.ID || got.Context["email"] != "alice@example.com" || got.Context["keyId"] != key.ID {
+		if got.Context["userId"] != alice.ID || got.Context["email"] != "alice@example.com" || got.Context["keyId"] != key.ID || got.Context["jobId"] != "" {
 			t.Fatalf("context %v", got.Context)
+		}
+		// A running job's key passes its job on, so its storage credentials
+		// are narrowed without listing the user's keys.
+		liveJob, liveSecret, _ := accts.CreateKey(ctx, alice.ID, accounts.KeyOptions{JobID: "job2"})
+		got, err = a.Authorize(ctx, request(map[string]string{"Authorization": "Token " + liveSecret}))
+		if err != nil || got.Context["keyId"] != liveJob.ID || got.Context["jobId"] != "job2" {
+			t.Fatalf("job key: %v, context %v", err, got.Context)
 		}
 
 		c.add(time.Hour) // the short key's expiry instant
@@ -166,8 +173,12 @@ func TestHandlerAuthenticatorAndStage(t *testing.T) {
 		want       httpapi.Principal
 		prefix     string
 	}{
-		{"authorizer context", map[string]any{"userId": "u1", "email": "a@example.com", "keyId": "k1"}, "abcdef1234.execute-api.eu-west-1.amazonaws.com", "",
-			httpapi.Principal{UserID: "u1", Email: "a@example.com", KeyID: "k1"}, "/prod"},
+		{"authorizer context", map[string]any{"userId": "u1", "email": "a@example.com", "keyId": "k1", "jobId": ""}, "abcdef1234.execute-api.eu-west-1.amazonaws.com", "",
+			httpapi.Principal{UserID: "u1", Email: "a@example.com", KeyID: "k1", JobKnown: true}, "/prod"},
+		{"a job's key", map[string]any{"userId": "u1", "keyId": "k2", "jobId": "J1"}, "api.example.com", "",
+			httpapi.Principal{UserID: "u1", KeyID: "k2", JobID: "J1", JobKnown: true}, ""},
+		{"context cached before jobId: job unknown", map[string]any{"userId": "u1", "keyId": "k1"}, "api.example.com", "",
+			httpapi.Principal{UserID: "u1", KeyID: "k1"}, ""},
 		{"no authorizer: fallback", nil, "abcdef1234.execute-api.eu-west-1.amazonaws.com", "", direct, "/prod"},
 		{"authorizer without user: fallback", map[string]any{"email": "a@example.com"}, "api.example.com", "", direct, ""},
 		{"custom domain: no stage prefix", map[string]any{"userId": "u1"}, "api.example.com", "", httpapi.Principal{UserID: "u1"}, ""},

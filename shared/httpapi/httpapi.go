@@ -74,6 +74,13 @@ type Principal struct {
 	UserID string
 	Email  string
 	KeyID  string
+	// JobID is the job the key was made for ("" for a user's own keys)
+	// when JobKnown: the authenticator read it with the key, so storage
+	// credentials for a job's key are narrowed without listing the user's
+	// keys again. A principal from an authorizer context cached before the
+	// authorizer passed jobId on has JobKnown false.
+	JobID    string
+	JobKnown bool
 }
 
 // WithPrincipal returns ctx carrying p.
@@ -84,11 +91,18 @@ func WithPrincipal(ctx context.Context, p Principal) context.Context {
 // Caller returns the authenticated caller. Handlers behind authentication
 // always have one; a missing one is a wiring bug and answers 401.
 func Caller(r *http.Request) (Principal, error) {
-	p, ok := r.Context().Value(principalKey{}).(Principal)
-	if !ok || p.UserID == "" {
+	p, ok := CallerOf(r.Context())
+	if !ok {
 		return Principal{}, errs.E(errs.Unauthenticated, "Authentication credentials were not provided.")
 	}
 	return p, nil
+}
+
+// CallerOf returns the authenticated caller ctx carries, for code below
+// the handlers that is passed the request's context.
+func CallerOf(ctx context.Context) (Principal, bool) {
+	p, ok := ctx.Value(principalKey{}).(Principal)
+	return p, ok && p.UserID != ""
 }
 
 // Status maps an error code to its HTTP status: the one place this happens.

@@ -7,6 +7,7 @@ import (
 
 	"github.com/openrescale/platform/shared/accounts"
 	"github.com/openrescale/platform/shared/files"
+	"github.com/openrescale/platform/shared/httpapi"
 )
 
 // Access is what credentials allow, by key (a path ending in "/" stands
@@ -81,6 +82,23 @@ func JobAccess(userID, jobID string, paths []string) Access {
 	return a
 }
 
+// CallerKeyJobs answers for the authenticated caller's own key from the
+// principal in the context, which the authenticator filled from the key
+// itself; any other key, or a principal that does not know its job (an
+// authorizer context cached before jobId was passed on), goes to Fallback.
+// So a job agent's credentials request costs no read of the user's keys.
+type CallerKeyJobs struct {
+	Fallback KeyJobs
+}
+
+// KeyJob implements KeyJobs.
+func (c CallerKeyJobs) KeyJob(ctx context.Context, userID, keyID string) (string, error) {
+	if p, ok := httpapi.CallerOf(ctx); ok && p.JobKnown && p.UserID == userID && p.KeyID == keyID {
+		return p.JobID, nil
+	}
+	return c.Fallback.KeyJob(ctx, userID, keyID)
+}
+
 // KeyLister is the part of accounts.Service AccountKeyJobs reads.
 type KeyLister interface {
 	ListKeys(ctx context.Context, userID string, offset, limit int) ([]accounts.APIKey, int, error)
@@ -89,8 +107,8 @@ type KeyLister interface {
 // AccountKeyJobs finds a key's job among the user's keys. It reads the
 // user's keys a page at a time, newest pages last (job keys are created
 // per run and stay listed until deleted), so it costs a query per hundred
-// keys: cheap for the agent's one request per hour, and replaced by the
-// authenticated key's own JobID once the authorizer passes it on.
+// keys; CallerKeyJobs asks it only when the caller's principal does not
+// already know its key's job.
 type AccountKeyJobs struct {
 	Keys KeyLister
 }

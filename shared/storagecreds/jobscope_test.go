@@ -13,6 +13,7 @@ import (
 
 	"github.com/openrescale/platform/shared/accounts"
 	"github.com/openrescale/platform/shared/errs"
+	"github.com/openrescale/platform/shared/httpapi"
 	"github.com/openrescale/platform/shared/storagecreds"
 	"github.com/openrescale/platform/shared/storagecreds/stscreds"
 	"github.com/openrescale/platform/shared/store/boltstore"
@@ -164,5 +165,52 @@ func TestAccountKeyJobs(t *testing.T) {
 	}
 	if !strings.HasSuffix(storagecreds.JobOutputPrefix(u.ID, "job1"), "/output/job_job1/") {
 		t.Fatal(storagecreds.JobOutputPrefix(u.ID, "job1"))
+	}
+}
+
+// recordingJobs answers from a table and counts the lookups.
+type recordingJobs struct {
+	jobs  keyJobs
+	calls int
+}
+
+func (r *recordingJobs) KeyJob(ctx context.Context, userID, keyID string) (string, error) {
+	r.calls++
+	return r.jobs.KeyJob(ctx, userID, keyID)
+}
+
+// TestCallerKeyJobs answers for the caller's own key from its principal,
+// without a lookup, and asks the fallback for anything the principal does
+// not settle: another key, another user, or a principal that does not
+// know its job (an authorizer context cached before jobId existed, which
+// must not widen a job key's credentials to a user key's).
+func TestCallerKeyJobs(t *testing.T) {
+	fallback := keyJobs{"jobkey": "J0b1", "userkey": ""}
+	tests := []struct {
+		name      string
+		principal *httpapi.Principal
+		user, key string
+		want      string
+		lookups   int
+	}{
+		{"job key known", &httpapi.Principal{UserID: "alice1", KeyID: "jobkey", JobID: "J0b1", JobKnown: true}, "alice1", "jobkey", "J0b1", 0},
+		{"user key known", &httpapi.Principal{UserID: "alice1", KeyID: "userkey", JobKnown: true}, "alice1", "userkey", "", 0},
+		{"job unknown: looked up", &httpapi.Principal{UserID: "alice1", KeyID: "jobkey"}, "alice1", "jobkey", "J0b1", 1},
+		{"another key than the caller's", &httpapi.Principal{UserID: "alice1", KeyID: "userkey", JobKnown: true}, "alice1", "jobkey", "J0b1", 1},
+		{"another user than the caller", &httpapi.Principal{UserID: "bob1", KeyID: "jobkey", JobKnown: true}, "alice1", "jobkey", "J0b1", 1},
+		{"no principal", nil, "alice1", "jobkey", "J0b1", 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ctx := t.Context()
+			if tt.principal != nil {
+				ctx = httpapi.WithPrincipal(ctx, *tt.principal)
+			}
+			rec := &recordingJobs{jobs: fallback}
+			got, err := storagecreds.CallerKeyJobs{Fallback: rec}.KeyJob(ctx, tt.user, tt.key)
+			if err != nil || got != tt.want || rec.calls != tt.lookups {
+				t.Fatalf("job %q, %v, %d lookups; want %q, %d", got, err, rec.calls, tt.want, tt.lookups)
+			}
+		})
 	}
 }
