@@ -27,6 +27,7 @@ import (
 	"net/url"
 	"regexp"
 	"strings"
+	"sync"
 	"time"
 
 	awsevents "github.com/aws/aws-lambda-go/events"
@@ -354,7 +355,9 @@ func (h *Handler) log() *slog.Logger {
 const OutputPrefix = "output/"
 
 // platformKey matches the keys files.NewKey makes: <name>-<32 hex>.
-var platformKey = regexp.MustCompile(`^[^/]+-[0-9a-f]{32}$`)
+// Compiled on first use: every function of cmd/lambda links this package,
+// and a package-level regexp is compiled in each one's cold start.
+var platformKey = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[^/]+-[0-9a-f]{32}$`) })
 
 // registrable splits user/user_<uid>/<rel> and reports whether an object at
 // that key, without a record, should be registered.
@@ -364,7 +367,7 @@ func registrable(key string) (uid, rel string, ok bool) {
 		return "", "", false
 	}
 	uid, rel, found = strings.Cut(rest, "/")
-	if !found || uid == "" || rel == "" || strings.HasSuffix(rel, "/") || platformKey.MatchString(rel) {
+	if !found || uid == "" || rel == "" || strings.HasSuffix(rel, "/") || platformKey().MatchString(rel) {
 		return "", "", false
 	}
 	// Job outputs are registered by the lifecycle's collect step, which

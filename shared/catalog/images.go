@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
+	"sync"
 )
 
 // DefaultImage is the container image of runs whose software has no image
@@ -30,8 +31,9 @@ type SoftwareImage struct {
 }
 
 // imageRef is a loose check of an image reference: it catches blanks,
-// spaces and URLs pasted with a scheme, not every malformed name.
-var imageRef = regexp.MustCompile(`^[a-z0-9][a-z0-9._/:@-]*[a-zA-Z0-9_.-]$`)
+// spaces and URLs pasted with a scheme, not every malformed name. Compiled
+// on first use, not in every Lambda function's cold start.
+var imageRef = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[a-z0-9][a-z0-9._/:@-]*[a-zA-Z0-9_.-]$`) })
 
 // Images loads data/images.json and checks it against c: every entry must
 // name an analysis and version of the catalog, once.
@@ -60,7 +62,7 @@ func ValidateImages(c *Catalog, imgs []SoftwareImage) error {
 				return fmt.Errorf("catalog: image #%d: analysis %q has no version %q", i, im.Analysis, im.Version)
 			}
 		}
-		if !imageRef.MatchString(im.Image) || strings.Contains(im.Image, "://") {
+		if !imageRef().MatchString(im.Image) || strings.Contains(im.Image, "://") {
 			return fmt.Errorf("catalog: image #%d (%s %s): %q is not an image reference", i, im.Analysis, im.Version, im.Image)
 		}
 		key := im.Analysis + "/" + im.Version

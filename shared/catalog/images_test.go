@@ -10,7 +10,7 @@ func TestImagesLoad(t *testing.T) {
 	if _, err := Images(c); err != nil {
 		t.Fatal(err)
 	}
-	if !imageRef.MatchString(DefaultImage) {
+	if !imageRef().MatchString(DefaultImage) {
 		t.Fatalf("DefaultImage %q fails the image check", DefaultImage)
 	}
 }
