@@ -168,7 +168,27 @@ func (v *apiValidator) testFor(req *http.Request) *testing.T {
 	return v.servers[req.URL.Host]
 }
 
+// maxValidatedRequest is the largest JSON request body kept to validate;
+// the API refuses JSON bodies over 1 MiB anyway.
+const maxValidatedRequest = 2 << 20
+
 func (v *apiValidator) RoundTrip(req *http.Request) (*http.Response, error) {
+	// A JSON request body is kept (the request sent is a copy) so that a
+	// request the server accepted can be checked against the document.
+	var reqBody []byte
+	jsonBody := req.Body != nil && req.Body != http.NoBody && isJSON(req.Header.Get("Content-Type")) &&
+		req.ContentLength >= 0 && req.ContentLength <= maxValidatedRequest
+	if jsonBody {
+		b, err := io.ReadAll(req.Body)
+		req.Body.Close()
+		if err != nil {
+			return nil, err
+		}
+		reqBody = b
+		req = req.Clone(req.Context())
+		req.Body = io.NopCloser(bytes.NewReader(b))
+		req.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(b)), nil }
+	}
 	resp, err := v.next.RoundTrip(req)
 	if err != nil {
 		return resp, err
@@ -178,6 +198,20 @@ func (v *apiValidator) RoundTrip(req *http.Request) (*http.Response, error) {
 	m, ok := v.route(req)
 	if !ok || v.local[m.name] {
 		return resp, nil
+	}
+	// Requests the server accepted must be ones the document allows (a
+	// refused one may be a test's deliberately bad input).
+	if resp.StatusCode >= 200 && resp.StatusCode < 300 {
+		if verr := v.validateRequest(req, m, jsonBody, reqBody); verr != nil {
+			msg := fmt.Sprintf("OpenAPI: %s %s was accepted (%d) but the document (functions/openapi/openapi.json) does not allow the request: %v\nrequest body: %.2000s",
+				req.Method, req.URL.RequestURI(), resp.StatusCode, truncate(verr.Error(), 4000), reqBody)
+			if t := v.testFor(req); t != nil {
+				t.Error(msg)
+			} else {
+				resp.Body.Close()
+				return nil, fmt.Errorf("%s", msg)
+			}
+		}
 	}
 	var body []byte
 	if isJSON(resp.Header.Get("Content-Type")) {
@@ -221,6 +255,30 @@ func (v *apiValidator) validate(req *http.Request, resp *http.Response, m matchR
 	}
 	in.SetBodyBytes(body)
 	return openapi3filter.ValidateResponse(req.Context(), in)
+}
+
+// validateRequest checks an accepted request's path, query, headers and,
+// when it was JSON the validator kept, body.
+func (v *apiValidator) validateRequest(req *http.Request, m matchResult, jsonBody bool, body []byte) error {
+	route, ok := v.ops[m.name]
+	if !ok {
+		return fmt.Errorf("route %s has no operation", m.name)
+	}
+	r := req.Clone(req.Context())
+	r.Body = http.NoBody
+	if jsonBody {
+		r.Body = io.NopCloser(bytes.NewReader(body))
+	}
+	return openapi3filter.ValidateRequest(req.Context(), &openapi3filter.RequestValidationInput{
+		Request: r, PathParams: m.values, Route: route,
+		Options: &openapi3filter.Options{
+			// The server authenticated the request already.
+			AuthenticationFunc:  openapi3filter.NoopAuthenticationFunc,
+			ExcludeRequestBody:  !jsonBody,
+			SkipSettingDefaults: true,
+			MultiError:          true,
+		},
+	})
 }
 
 // unseen lists the operations no e2e response was validated against.
@@ -281,6 +339,66 @@ func TestOpenAPIDocumentServed(t *testing.T) {
 // TestValidatorRefusesWhatTheDocumentDoesNot checks the harness's own
 // check, against a stand-in server: without a test to report to, a
 // response the document does not allow is an error from the client.
+// TestValidatorRefusesRequestsTheDocumentDoesNot: a request the server
+// accepted is checked too (query parameters and a JSON body), and a
+// refused one is not (it may be a test's deliberately bad input).
+func TestValidatorRefusesRequestsTheDocumentDoesNot(t *testing.T) {
+	v, err := newAPIValidator(http.DefaultTransport)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const page = `{"count":0,"next":null,"previous":null,"results":[]}`
+	const key = `{"id":"k1","prefix":"rsk_abcdefgh","createdAt":"2026-01-02T03:04:05Z","expiresAt":null,"isActive":true,"key":"rsk_abcdefgh0123456789"}`
+	cases := []struct {
+		name, method, path, reqBody string
+		status                      int
+		respBody                    string
+		ok                          bool
+	}{
+		{"documented query value", "GET", "/api/v2/jobs/?f=2", "", 200, page, true},
+		{"empty query value (the default)", "GET", "/api/v2/jobs/?f=", "", 200, page, true},
+		{"undocumented query value accepted", "GET", "/api/v2/jobs/?f=7", "", 200, page, false},
+		{"undocumented query value refused", "GET", "/api/v2/jobs/?f=7", "", 400, `{"detail":"bad f","field":"f"}`, true},
+		{"documented body", "POST", "/api/v2/users/me/api-keys/", `{"expiresInDays": 30}`, 201, key, true},
+		{"body of the wrong type accepted", "POST", "/api/v2/users/me/api-keys/", `{"expiresInDays": true}`, 201, key, false},
+		{"body of the wrong type refused", "POST", "/api/v2/users/me/api-keys/", `{"expiresInDays": true}`, 400, `{"detail":"bad","field":"expiresInDays"}`, true},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			var got string
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				b, _ := io.ReadAll(r.Body)
+				got = string(b)
+				w.Header().Set("Content-Type", "application/json")
+				w.WriteHeader(c.status)
+				io.WriteString(w, c.respBody)
+			}))
+			defer srv.Close()
+			var body io.Reader
+			if c.reqBody != "" {
+				body = strings.NewReader(c.reqBody)
+			}
+			req, err := http.NewRequest(c.method, srv.URL+c.path, body)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if body != nil {
+				req.Header.Set("Content-Type", "application/json")
+			}
+			resp, err := (&http.Client{Transport: v}).Do(req)
+			if err == nil {
+				resp.Body.Close()
+			}
+			if got != c.reqBody {
+				t.Errorf("the server read %q, want the body sent, %q", got, c.reqBody)
+			}
+			if (err == nil) != c.ok {
+				t.Errorf("allowed=%v, want %v (%v)", err == nil, c.ok, err)
+			}
+		})
+	}
+}
+
 func TestValidatorRefusesWhatTheDocumentDoesNot(t *testing.T) {
 	v, err := newAPIValidator(http.DefaultTransport)
 	if err != nil {
