@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -269,7 +270,10 @@ func TestConsole(t *testing.T) {
 	}
 	// The residuals go to log.simpleFoam, as a solver's own log does; the
 	// chart must prefer it to process_output.log, which has no residuals.
-	command := `echo hello > out.txt; cp input.dat copy.dat; for i in 1 2 3; do echo "Time = $i"; { echo "Time = $i"; echo "smoothSolver:  Solving for Ux, Initial residual = 0.$((4-i)), Final residual = 0.01, No Iterations 2"; echo "GAMG:  Solving for p, Initial residual = 0.0$((4-i)), Final residual = 0.001, No Iterations 5"; } >> log.simpleFoam; done`
+	// A file uploaded earlier (through the API, as the CLI does) is added
+	// from the library instead of being uploaded again.
+	libraryID := c.upload("library-case.txt", []byte("from the library\n"))
+	command := `echo hello > out.txt; cp input.dat copy.dat; cp library-case.txt library-copy.txt; for i in 1 2 3; do echo "Time = $i"; { echo "Time = $i"; echo "smoothSolver:  Solving for Ux, Initial residual = 0.$((4-i)), Final residual = 0.01, No Iterations 2"; echo "GAMG:  Solving for p, Initial residual = 0.0$((4-i)), Final residual = 0.001, No Iterations 5"; } >> log.simpleFoam; done`
 	p.do("open new job form", 15*time.Second,
 		chromedp.Click(chromedp.CSS(`a.button[href="#/new"]`)),
 		chromedp.WaitVisible(chromedp.CSS("#job-name")),
@@ -285,6 +289,16 @@ func TestConsole(t *testing.T) {
 		chromedp.SetUploadFiles(chromedp.CSS("#job-inputs"), []string{inPath}))
 	p.waitJS("input uploaded", `(() => { const li = document.querySelector('ul.uploads li[data-file="input.dat"]');
 		return li && li.classList.contains("done") && li.querySelector("progress").value === 100 && li.innerText.includes("uploaded"); })()`, 20*time.Second)
+	p.do("find a file uploaded before", 15*time.Second,
+		chromedp.SetValue(chromedp.CSS("#job-library"), "library-case"),
+		chromedp.Click(chromedp.CSS("#job-library-find")),
+		chromedp.WaitVisible(chromedp.CSS(`ul.library button.add-input[data-id="`+libraryID+`"]`)))
+	if n := evalJS[int](p, `document.querySelectorAll("ul.library button.add-input").length`); n != 1 {
+		t.Fatalf("the search for library-case found %d files, want 1", n)
+	}
+	p.do("add it as an input", 15*time.Second,
+		chromedp.Click(chromedp.CSS(`ul.library button.add-input[data-id="`+libraryID+`"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`ul.uploads li.done[data-id="`+libraryID+`"]`)))
 	p.shot("new-job")
 	var files page[map[string]any]
 	c.get("/api/v2/files/?search=input.dat", &files)
@@ -303,6 +317,18 @@ func TestConsole(t *testing.T) {
 		t.Fatalf("after submit the console is at %q", loc)
 	}
 	p.waitJS("job completes", `!!document.querySelector('button.download[data-file="copy.dat"]')`, 45*time.Second)
+	var saved map[string]any
+	c.get("/api/v2/jobs/"+jobID+"/", &saved)
+	var inputIDs []string
+	for _, f := range at(t, saved, "jobanalyses", 0, "inputFiles").([]any) {
+		inputIDs = append(inputIDs, f.(map[string]any)["id"].(string))
+	}
+	if len(inputIDs) != 2 || !slices.Contains(inputIDs, libraryID) || !slices.Contains(inputIDs, files.Results[0]["id"].(string)) {
+		t.Fatalf("job inputs %v, want the uploaded input and %s from the library", inputIDs, libraryID)
+	}
+	if !evalJS[bool](p, `!!document.querySelector('button.download[data-file="library-copy.txt"]')`) {
+		t.Fatal("no library-copy.txt output: the library file did not reach the job")
+	}
 	st := c.statuses(jobID)
 	if len(st) == 0 || st[0].Status != "Completed" {
 		t.Fatalf("API statuses %+v", st)

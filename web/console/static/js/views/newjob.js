@@ -1,8 +1,10 @@
 // The job creation form: software, version, coretype, cores, command and
 // input files. Inputs upload as soon as they are chosen, each with its
-// progress bar; saving waits for them.
+// progress bar; saving waits for them. Files already uploaded (an earlier
+// job's inputs, a large case uploaded with the CLI) are found by name and
+// added without uploading them again.
 
-import { all, post, upload } from "../api.js";
+import { all, get, post, query, upload } from "../api.js";
 import { h, replace, announce, errorBox, fmtBytes } from "../ui.js";
 
 const DEFAULT_ANALYSIS = "user_included";
@@ -27,6 +29,9 @@ export async function render(root) {
   const command = h("textarea", { id: "job-command", name: "command", rows: 4, required: true, spellcheck: "false", "aria-describedby": "job-command-help" });
   const fileInput = h("input", { id: "job-inputs", name: "inputs", type: "file", multiple: true, "aria-describedby": "job-inputs-help" });
   const uploads = h("ul", { class: "uploads", "aria-label": "Input uploads" });
+  const librarySearch = h("input", { id: "job-library", type: "search", autocomplete: "off", placeholder: "part of a file name", "aria-describedby": "job-library-help" });
+  const libraryFind = h("button", { type: "button", id: "job-library-find" }, "Find");
+  const libraryResults = h("ul", { class: "library", "aria-label": "Files found", "aria-live": "polite" });
   const msg = h("div", { role: "alert" });
   const save = h("button", { type: "submit", name: "action", value: "save" }, "Save");
   const saveSubmit = h("button", { type: "submit", name: "action", value: "submit", id: "save-submit" }, "Save and submit");
@@ -66,6 +71,53 @@ export async function render(root) {
     const busy = pending() > 0;
     save.disabled = saveSubmit.disabled = busy;
   }
+
+  // addExisting lists a file already on the platform as an input.
+  function addExisting(file) {
+    if (inputs.some((i) => i.id === file.id)) return;
+    const entry = { name: file.name, id: file.id, failed: false };
+    const remove = h("button", { type: "button", class: "link", "aria-label": "Remove " + file.name }, "Remove");
+    const li = h("li", { "data-file": file.name, "data-id": file.id, class: "done" },
+      h("span", {}, `${file.name} (${fmtBytes(file.decryptedSize)}) `), h("span", { class: "upload-state" }, "from your files"), " ", remove);
+    remove.addEventListener("click", () => {
+      inputs.splice(inputs.indexOf(entry), 1);
+      li.remove();
+      updateButtons();
+    });
+    uploads.append(li);
+    inputs.push(entry);
+    announce(`${file.name} added`);
+    updateButtons();
+  }
+  async function findFiles() {
+    const q = librarySearch.value.trim();
+    libraryFind.disabled = true;
+    try {
+      const page = await get("/api/v2/files/" + query({ search: q, page_size: 20 }));
+      const found = page.results.filter((f) => f.isUploaded !== false);
+      if (found.length === 0) {
+        replace(libraryResults, h("li", { class: "hint" }, q ? `No file matches “${q}”.` : "You have no files yet."));
+        return;
+      }
+      replace(libraryResults, found.map((f) => {
+        const add = h("button", { type: "button", class: "add-input", "data-id": f.id, "aria-label": "Add " + f.name }, "Add");
+        add.addEventListener("click", () => addExisting(f));
+        return h("li", { "data-file": f.name }, `${f.name} (${fmtBytes(f.decryptedSize)}) `, add);
+      }), page.count > page.results.length ? h("li", { class: "hint" }, `${page.count - page.results.length} more: narrow the search.`) : null);
+    } catch (err) {
+      replace(libraryResults, h("li", {}, errorBox(err)));
+    } finally {
+      libraryFind.disabled = false;
+    }
+  }
+  libraryFind.addEventListener("click", findFiles);
+  librarySearch.addEventListener("keydown", (e) => {
+    // Enter searches rather than saving the form.
+    if (e.key === "Enter") {
+      e.preventDefault();
+      findFiles();
+    }
+  });
 
   fileInput.addEventListener("change", () => {
     for (const file of fileInput.files) {
@@ -116,6 +168,11 @@ export async function render(root) {
       field("job-cores", "Cores", cores)),
     field("job-command", "Command", command, "Runs in the job's working directory, where the inputs are (archives unpacked)."),
     field("job-inputs", "Input files", fileInput, "Each file uploads as soon as it is chosen."),
+    h("div", { class: "field" },
+      h("label", { for: "job-library" }, "Or add files you have uploaded before"),
+      h("div", { class: "inline" }, librarySearch, " ", libraryFind),
+      h("p", { class: "hint", id: "job-library-help" }, "Search your files by name; they are not uploaded again."),
+      libraryResults),
     uploads, msg,
     h("p", { class: "actions" }, save, " ", saveSubmit));
 
